@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies that are missing: Debian packages (as root, through apt-get) and
+# the npm tree (npm ci, re-run when package-lock.json changed). Nothing is downloaded from outside the Debian
+# archive and the npm registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the build and the tests use.
+packages=(python3 make g++ git)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js runs the build tools; the image and the daemon use Node 24 from the npm tree. A machine may carry
+# its own Node.js outside dpkg, which is fine.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+stamp=node_modules/.orbital-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "install-deps: npm ci"
+  npm ci --no-audit --no-fund
+  echo "$want" >"$stamp"
+fi
