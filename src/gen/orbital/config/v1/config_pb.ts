@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/config/v1/config.proto.
  */
 export const file_orbital_config_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vcmJpdGFsL2NvbmZpZy92MS9jb25maWcucHJvdG8SEW9yYml0YWwuY29uZmlnLnYxIqEBCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRINCgVvd25lchgCIAEoCRIVCg1iYXNlX3JldmlzaW9uGAMgASgEEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0gEKDFJldmlzaW9uSW5mbxIQCghyZXZpc2lvbhgBIAEoBBIOCgZhdXRob3IYAiABKAkSLwoLY29tbWl0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NvbW1lbnQYBCABKAkSEAoIdHJhY2VfaWQYBSABKAkSFgoOcm9sbGVkX2JhY2tfdG8YBiABKAQSNAoQY29uZmlybV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiDgoMQmVnaW5SZXF1ZXN0IkQKDUJlZ2luUmVzcG9uc2USMwoLdHJhbnNhY3Rpb24YASABKAsyHi5vcmJpdGFsLmNvbmZpZy52MS5UcmFuc2FjdGlvbiKSAQoGQ2hhbmdlEgwKBHBhdGgYASABKAkSKwoEa2luZBgCIAEoDjIdLm9yYml0YWwuY29uZmlnLnYxLkNoYW5nZUtpbmQSJgoGYmVmb3JlGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiUKBWFmdGVyGAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIioKC0RpZmZSZXF1ZXN0EhsKDnRyYW5zYWN0aW9uX2lkGAEgASgJQgPgQQIiYgoMRGlmZlJlc3BvbnNlEioKB2NoYW5nZXMYASADKAsyGS5vcmJpdGFsLmNvbmZpZy52MS5DaGFuZ2USDAoEdGV4dBgCIAEoCRIYChBydW5uaW5nX3JldmlzaW9uGAMgASgEInEKDUNvbW1pdFJlcXVlc3QSGwoOdHJhbnNhY3Rpb25faWQYASABKAlCA+BBAhIPCgdjb21tZW50GAIgASgJEjIKD2NvbmZpcm1fdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJDCg5Db21taXRSZXNwb25zZRIxCghyZXZpc2lvbhgBIAEoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbyIQCg5Db25maXJtUmVxdWVzdCJECg9Db25maXJtUmVzcG9uc2USMQoIcmV2aXNpb24YASABKAsyHy5vcmJpdGFsLmNvbmZpZy52MS5SZXZpc2lvbkluZm8iLQoORGlzY2FyZFJlcXVlc3QSGwoOdHJhbnNhY3Rpb25faWQYASABKAlCA+BBAiIRCg9EaXNjYXJkUmVzcG9uc2UibQoPUm9sbGJhY2tSZXF1ZXN0EhUKCHJldmlzaW9uGAEgASgEQgPgQQISDwoHY29tbWVudBgCIAEoCRIyCg9jb25maXJtX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRQoQUm9sbGJhY2tSZXNwb25zZRIxCghyZXZpc2lvbhgBIAEoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbyJBChRMaXN0UmV2aXNpb25zUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsub3JiaXRhbC5hcGkudjEuUGFnZVJlcXVlc3QikAEKFUxpc3RSZXZpc2lvbnNSZXNwb25zZRIyCglyZXZpc2lvbnMYASADKAsyHy5vcmJpdGFsLmNvbmZpZy52MS5SZXZpc2lvbkluZm8SKgoEcGFnZRgCIAEoCzIcLm9yYml0YWwuYXBpLnYxLlBhZ2VSZXNwb25zZRIXCg9hY3RpdmVfcmV2aXNpb24YAyABKAQiJgoSR2V0UmV2aXNpb25SZXF1ZXN0EhAKCHJldmlzaW9uGAEgASgEIn0KE0dldFJldmlzaW9uUmVzcG9uc2USLQoEaW5mbxgBIAEoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbxI3Cg1jb25maWd1cmF0aW9uGAIgASgLMiAub3JiaXRhbC5jb25maWcudjEuQ29uZmlndXJhdGlvbiIVChNXYXRjaENvbW1pdHNSZXF1ZXN0InsKFFdhdGNoQ29tbWl0c1Jlc3BvbnNlEjAKBHR5cGUYASABKA4yIi5vcmJpdGFsLmNvbmZpZy52MS5Db21taXRFdmVudFR5cGUSMQoIcmV2aXNpb24YAiABKAsyHy5vcmJpdGFsLmNvbmZpZy52MS5SZXZpc2lvbkluZm8qcwoKQ2hhbmdlS2luZBIbChdDSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhUKEUNIQU5HRV9LSU5EX0FEREVEEAESFwoTQ0hBTkdFX0tJTkRfUkVNT1ZFRBACEhgKFENIQU5HRV9LSU5EX01PRElGSUVEEAMqwAEKD0NvbW1pdEV2ZW50VHlwZRIhCh1DT01NSVRfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh8KG0NPTU1JVF9FVkVOVF9UWVBFX0NPTU1JVFRFRBABEiEKHUNPTU1JVF9FVkVOVF9UWVBFX1JPTExFRF9CQUNLEAISHwobQ09NTUlUX0VWRU5UX1RZUEVfQ09ORklSTUVEEAMSJQohQ09NTUlUX0VWRU5UX1RZUEVfQ09ORklSTV9FWFBJUkVEEAQytwkKDUNvbmZpZ1NlcnZpY2UScgoFQmVnaW4SHy5vcmJpdGFsLmNvbmZpZy52MS5CZWdpblJlcXVlc3QaIC5vcmJpdGFsLmNvbmZpZy52MS5CZWdpblJlc3BvbnNlIibQ8xgEgtPkkwIcOgEqIhcvdjEvY29uZmlnL3RyYW5zYWN0aW9ucxKCAQoERGlmZhIeLm9yYml0YWwuY29uZmlnLnYxLkRpZmZSZXF1ZXN0Gh8ub3JiaXRhbC5jb25maWcudjEuRGlmZlJlc3BvbnNlIjnQ8xgDgtPkkwIvEi0vdjEvY29uZmlnL3RyYW5zYWN0aW9ucy97dHJhbnNhY3Rpb25faWR9L2RpZmYSjQEKBkNvbW1pdBIgLm9yYml0YWwuY29uZmlnLnYxLkNvbW1pdFJlcXVlc3QaIS5vcmJpdGFsLmNvbmZpZy52MS5Db21taXRSZXNwb25zZSI+0PMYBILT5JMCNDoBKiIvL3YxL2NvbmZpZy90cmFuc2FjdGlvbnMve3RyYW5zYWN0aW9uX2lkfTpjb21taXQScwoHQ29uZmlybRIhLm9yYml0YWwuY29uZmlnLnYxLkNvbmZpcm1SZXF1ZXN0GiIub3JiaXRhbC5jb25maWcudjEuQ29uZmlybVJlc3BvbnNlIiHQ8xgEgtPkkwIXOgEqIhIvdjEvY29uZmlnOmNvbmZpcm0SkQEKB0Rpc2NhcmQSIS5vcmJpdGFsLmNvbmZpZy52MS5EaXNjYXJkUmVxdWVzdBoiLm9yYml0YWwuY29uZmlnLnYxLkRpc2NhcmRSZXNwb25zZSI/0PMYBILT5JMCNToBKiIwL3YxL2NvbmZpZy90cmFuc2FjdGlvbnMve3RyYW5zYWN0aW9uX2lkfTpkaXNjYXJkEncKCFJvbGxiYWNrEiIub3JiaXRhbC5jb25maWcudjEuUm9sbGJhY2tSZXF1ZXN0GiMub3JiaXRhbC5jb25maWcudjEuUm9sbGJhY2tSZXNwb25zZSIi0PMYBILT5JMCGDoBKiITL3YxL2NvbmZpZzpyb2xsYmFjaxKEAQoNTGlzdFJldmlzaW9ucxInLm9yYml0YWwuY29uZmlnLnYxLkxpc3RSZXZpc2lvbnNSZXF1ZXN0Gigub3JiaXRhbC5jb25maWcudjEuTGlzdFJldmlzaW9uc1Jlc3BvbnNlIiDQ8xgDgtPkkwIWEhQvdjEvY29uZmlnL3JldmlzaW9ucxKJAQoLR2V0UmV2aXNpb24SJS5vcmJpdGFsLmNvbmZpZy52MS5HZXRSZXZpc2lvblJlcXVlc3QaJi5vcmJpdGFsLmNvbmZpZy52MS5HZXRSZXZpc2lvblJlc3BvbnNlIivQ8xgDgtPkkwIhEh8vdjEvY29uZmlnL3JldmlzaW9ucy97cmV2aXNpb259EocBCgxXYXRjaENvbW1pdHMSJi5vcmJpdGFsLmNvbmZpZy52MS5XYXRjaENvbW1pdHNSZXF1ZXN0Gicub3JiaXRhbC5jb25maWcudjEuV2F0Y2hDb21taXRzUmVzcG9uc2UiJNDzGAOC0+STAhoSGC92MS9jb25maWcvY29tbWl0czp3YXRjaDABYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_orbital_api_v1_capability, file_orbital_api_v1_pagination, file_orbital_config_v1_configuration]);
+  fileDesc("Ch5vcmJpdGFsL2NvbmZpZy92MS9jb25maWcucHJvdG8SEW9yYml0YWwuY29uZmlnLnYxIqEBCgtUcmFuc2FjdGlvbhIKCgJpZBgBIAEoCRINCgVvd25lchgCIAEoCRIVCg1iYXNlX3JldmlzaW9uGAMgASgEEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0gEKDFJldmlzaW9uSW5mbxIQCghyZXZpc2lvbhgBIAEoBBIOCgZhdXRob3IYAiABKAkSLwoLY29tbWl0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NvbW1lbnQYBCABKAkSEAoIdHJhY2VfaWQYBSABKAkSFgoOcm9sbGVkX2JhY2tfdG8YBiABKAQSNAoQY29uZmlybV9kZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoIUmV2aXNpb24SLQoEaW5mbxgBIAEoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbxI3Cg1jb25maWd1cmF0aW9uGAIgASgLMiAub3JiaXRhbC5jb25maWcudjEuQ29uZmlndXJhdGlvbiIOCgxCZWdpblJlcXVlc3QiRAoNQmVnaW5SZXNwb25zZRIzCgt0cmFuc2FjdGlvbhgBIAEoCzIeLm9yYml0YWwuY29uZmlnLnYxLlRyYW5zYWN0aW9uIpIBCgZDaGFuZ2USDAoEcGF0aBgBIAEoCRIrCgRraW5kGAIgASgOMh0ub3JiaXRhbC5jb25maWcudjEuQ2hhbmdlS2luZBImCgZiZWZvcmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiKgoLRGlmZlJlcXVlc3QSGwoOdHJhbnNhY3Rpb25faWQYASABKAlCA+BBAiJiCgxEaWZmUmVzcG9uc2USKgoHY2hhbmdlcxgBIAMoCzIZLm9yYml0YWwuY29uZmlnLnYxLkNoYW5nZRIMCgR0ZXh0GAIgASgJEhgKEHJ1bm5pbmdfcmV2aXNpb24YAyABKAQicQoNQ29tbWl0UmVxdWVzdBIbCg50cmFuc2FjdGlvbl9pZBgBIAEoCUID4EECEg8KB2NvbW1lbnQYAiABKAkSMgoPY29uZmlybV90aW1lb3V0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkMKDkNvbW1pdFJlc3BvbnNlEjEKCHJldmlzaW9uGAEgASgLMh8ub3JiaXRhbC5jb25maWcudjEuUmV2aXNpb25JbmZvIhAKDkNvbmZpcm1SZXF1ZXN0IkQKD0NvbmZpcm1SZXNwb25zZRIxCghyZXZpc2lvbhgBIAEoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbyItCg5EaXNjYXJkUmVxdWVzdBIbCg50cmFuc2FjdGlvbl9pZBgBIAEoCUID4EECIhEKD0Rpc2NhcmRSZXNwb25zZSJtCg9Sb2xsYmFja1JlcXVlc3QSFQoIcmV2aXNpb24YASABKARCA+BBAhIPCgdjb21tZW50GAIgASgJEjIKD2NvbmZpcm1fdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJFChBSb2xsYmFja1Jlc3BvbnNlEjEKCHJldmlzaW9uGAEgASgLMh8ub3JiaXRhbC5jb25maWcudjEuUmV2aXNpb25JbmZvIkEKFExpc3RSZXZpc2lvbnNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5vcmJpdGFsLmFwaS52MS5QYWdlUmVxdWVzdCKQAQoVTGlzdFJldmlzaW9uc1Jlc3BvbnNlEjIKCXJldmlzaW9ucxgBIAMoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbxIqCgRwYWdlGAIgASgLMhwub3JiaXRhbC5hcGkudjEuUGFnZVJlc3BvbnNlEhcKD2FjdGl2ZV9yZXZpc2lvbhgDIAEoBCImChJHZXRSZXZpc2lvblJlcXVlc3QSEAoIcmV2aXNpb24YASABKAQifQoTR2V0UmV2aXNpb25SZXNwb25zZRItCgRpbmZvGAEgASgLMh8ub3JiaXRhbC5jb25maWcudjEuUmV2aXNpb25JbmZvEjcKDWNvbmZpZ3VyYXRpb24YAiABKAsyIC5vcmJpdGFsLmNvbmZpZy52MS5Db25maWd1cmF0aW9uIhUKE1dhdGNoQ29tbWl0c1JlcXVlc3QiewoUV2F0Y2hDb21taXRzUmVzcG9uc2USMAoEdHlwZRgBIAEoDjIiLm9yYml0YWwuY29uZmlnLnYxLkNvbW1pdEV2ZW50VHlwZRIxCghyZXZpc2lvbhgCIAEoCzIfLm9yYml0YWwuY29uZmlnLnYxLlJldmlzaW9uSW5mbypzCgpDaGFuZ2VLaW5kEhsKF0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRQ0hBTkdFX0tJTkRfQURERUQQARIXChNDSEFOR0VfS0lORF9SRU1PVkVEEAISGAoUQ0hBTkdFX0tJTkRfTU9ESUZJRUQQAyrAAQoPQ29tbWl0RXZlbnRUeXBlEiEKHUNPTU1JVF9FVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASHwobQ09NTUlUX0VWRU5UX1RZUEVfQ09NTUlUVEVEEAESIQodQ09NTUlUX0VWRU5UX1RZUEVfUk9MTEVEX0JBQ0sQAhIfChtDT01NSVRfRVZFTlRfVFlQRV9DT05GSVJNRUQQAxIlCiFDT01NSVRfRVZFTlRfVFlQRV9DT05GSVJNX0VYUElSRUQQBDK3CQoNQ29uZmlnU2VydmljZRJyCgVCZWdpbhIfLm9yYml0YWwuY29uZmlnLnYxLkJlZ2luUmVxdWVzdBogLm9yYml0YWwuY29uZmlnLnYxLkJlZ2luUmVzcG9uc2UiJtDzGASC0+STAhw6ASoiFy92MS9jb25maWcvdHJhbnNhY3Rpb25zEoIBCgREaWZmEh4ub3JiaXRhbC5jb25maWcudjEuRGlmZlJlcXVlc3QaHy5vcmJpdGFsLmNvbmZpZy52MS5EaWZmUmVzcG9uc2UiOdDzGAOC0+STAi8SLS92MS9jb25maWcvdHJhbnNhY3Rpb25zL3t0cmFuc2FjdGlvbl9pZH0vZGlmZhKNAQoGQ29tbWl0EiAub3JiaXRhbC5jb25maWcudjEuQ29tbWl0UmVxdWVzdBohLm9yYml0YWwuY29uZmlnLnYxLkNvbW1pdFJlc3BvbnNlIj7Q8xgEgtPkkwI0OgEqIi8vdjEvY29uZmlnL3RyYW5zYWN0aW9ucy97dHJhbnNhY3Rpb25faWR9OmNvbW1pdBJzCgdDb25maXJtEiEub3JiaXRhbC5jb25maWcudjEuQ29uZmlybVJlcXVlc3QaIi5vcmJpdGFsLmNvbmZpZy52MS5Db25maXJtUmVzcG9uc2UiIdDzGASC0+STAhc6ASoiEi92MS9jb25maWc6Y29uZmlybRKRAQoHRGlzY2FyZBIhLm9yYml0YWwuY29uZmlnLnYxLkRpc2NhcmRSZXF1ZXN0GiIub3JiaXRhbC5jb25maWcudjEuRGlzY2FyZFJlc3BvbnNlIj/Q8xgEgtPkkwI1OgEqIjAvdjEvY29uZmlnL3RyYW5zYWN0aW9ucy97dHJhbnNhY3Rpb25faWR9OmRpc2NhcmQSdwoIUm9sbGJhY2sSIi5vcmJpdGFsLmNvbmZpZy52MS5Sb2xsYmFja1JlcXVlc3QaIy5vcmJpdGFsLmNvbmZpZy52MS5Sb2xsYmFja1Jlc3BvbnNlIiLQ8xgEgtPkkwIYOgEqIhMvdjEvY29uZmlnOnJvbGxiYWNrEoQBCg1MaXN0UmV2aXNpb25zEicub3JiaXRhbC5jb25maWcudjEuTGlzdFJldmlzaW9uc1JlcXVlc3QaKC5vcmJpdGFsLmNvbmZpZy52MS5MaXN0UmV2aXNpb25zUmVzcG9uc2UiINDzGAOC0+STAhYSFC92MS9jb25maWcvcmV2aXNpb25zEokBCgtHZXRSZXZpc2lvbhIlLm9yYml0YWwuY29uZmlnLnYxLkdldFJldmlzaW9uUmVxdWVzdBomLm9yYml0YWwuY29uZmlnLnYxLkdldFJldmlzaW9uUmVzcG9uc2UiK9DzGAOC0+STAiESHy92MS9jb25maWcvcmV2aXNpb25zL3tyZXZpc2lvbn0ShwEKDFdhdGNoQ29tbWl0cxImLm9yYml0YWwuY29uZmlnLnYxLldhdGNoQ29tbWl0c1JlcXVlc3QaJy5vcmJpdGFsLmNvbmZpZy52MS5XYXRjaENvbW1pdHNSZXNwb25zZSIk0PMYA4LT5JMCGhIYL3YxL2NvbmZpZy9jb21taXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_orbital_api_v1_capability, file_orbital_api_v1_pagination, file_orbital_config_v1_configuration]);
 
 /**
  * An open transaction.
@@ -138,6 +138,34 @@ export const RevisionInfoSchema: GenMessage<RevisionInfo> = /*@__PURE__*/
   messageDesc(file_orbital_config_v1_config, 1);
 
 /**
+ * A revision: its metadata and its content. The daemon persists revisions in this form.
+ *
+ * @generated from message orbital.config.v1.Revision
+ */
+export type Revision = Message<"orbital.config.v1.Revision"> & {
+  /**
+   * Who made it, when and why.
+   *
+   * @generated from field: orbital.config.v1.RevisionInfo info = 1;
+   */
+  info?: RevisionInfo | undefined;
+
+  /**
+   * Its content.
+   *
+   * @generated from field: orbital.config.v1.Configuration configuration = 2;
+   */
+  configuration?: Configuration | undefined;
+};
+
+/**
+ * Describes the message orbital.config.v1.Revision.
+ * Use `create(RevisionSchema)` to create a new message.
+ */
+export const RevisionSchema: GenMessage<Revision> = /*@__PURE__*/
+  messageDesc(file_orbital_config_v1_config, 2);
+
+/**
  * Request of Begin.
  *
  * @generated from message orbital.config.v1.BeginRequest
@@ -150,7 +178,7 @@ export type BeginRequest = Message<"orbital.config.v1.BeginRequest"> & {
  * Use `create(BeginRequestSchema)` to create a new message.
  */
 export const BeginRequestSchema: GenMessage<BeginRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 2);
+  messageDesc(file_orbital_config_v1_config, 3);
 
 /**
  * Response of Begin.
@@ -171,7 +199,7 @@ export type BeginResponse = Message<"orbital.config.v1.BeginResponse"> & {
  * Use `create(BeginResponseSchema)` to create a new message.
  */
 export const BeginResponseSchema: GenMessage<BeginResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 3);
+  messageDesc(file_orbital_config_v1_config, 4);
 
 /**
  * One changed item.
@@ -213,7 +241,7 @@ export type Change = Message<"orbital.config.v1.Change"> & {
  * Use `create(ChangeSchema)` to create a new message.
  */
 export const ChangeSchema: GenMessage<Change> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 4);
+  messageDesc(file_orbital_config_v1_config, 5);
 
 /**
  * Request of Diff.
@@ -234,7 +262,7 @@ export type DiffRequest = Message<"orbital.config.v1.DiffRequest"> & {
  * Use `create(DiffRequestSchema)` to create a new message.
  */
 export const DiffRequestSchema: GenMessage<DiffRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 5);
+  messageDesc(file_orbital_config_v1_config, 6);
 
 /**
  * Response of Diff.
@@ -269,7 +297,7 @@ export type DiffResponse = Message<"orbital.config.v1.DiffResponse"> & {
  * Use `create(DiffResponseSchema)` to create a new message.
  */
 export const DiffResponseSchema: GenMessage<DiffResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 6);
+  messageDesc(file_orbital_config_v1_config, 7);
 
 /**
  * Request of Commit.
@@ -304,7 +332,7 @@ export type CommitRequest = Message<"orbital.config.v1.CommitRequest"> & {
  * Use `create(CommitRequestSchema)` to create a new message.
  */
 export const CommitRequestSchema: GenMessage<CommitRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 7);
+  messageDesc(file_orbital_config_v1_config, 8);
 
 /**
  * Response of Commit.
@@ -325,7 +353,7 @@ export type CommitResponse = Message<"orbital.config.v1.CommitResponse"> & {
  * Use `create(CommitResponseSchema)` to create a new message.
  */
 export const CommitResponseSchema: GenMessage<CommitResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 8);
+  messageDesc(file_orbital_config_v1_config, 9);
 
 /**
  * Request of Confirm.
@@ -340,7 +368,7 @@ export type ConfirmRequest = Message<"orbital.config.v1.ConfirmRequest"> & {
  * Use `create(ConfirmRequestSchema)` to create a new message.
  */
 export const ConfirmRequestSchema: GenMessage<ConfirmRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 9);
+  messageDesc(file_orbital_config_v1_config, 10);
 
 /**
  * Response of Confirm.
@@ -361,7 +389,7 @@ export type ConfirmResponse = Message<"orbital.config.v1.ConfirmResponse"> & {
  * Use `create(ConfirmResponseSchema)` to create a new message.
  */
 export const ConfirmResponseSchema: GenMessage<ConfirmResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 10);
+  messageDesc(file_orbital_config_v1_config, 11);
 
 /**
  * Request of Discard.
@@ -382,7 +410,7 @@ export type DiscardRequest = Message<"orbital.config.v1.DiscardRequest"> & {
  * Use `create(DiscardRequestSchema)` to create a new message.
  */
 export const DiscardRequestSchema: GenMessage<DiscardRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 11);
+  messageDesc(file_orbital_config_v1_config, 12);
 
 /**
  * Response of Discard.
@@ -397,7 +425,7 @@ export type DiscardResponse = Message<"orbital.config.v1.DiscardResponse"> & {
  * Use `create(DiscardResponseSchema)` to create a new message.
  */
 export const DiscardResponseSchema: GenMessage<DiscardResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 12);
+  messageDesc(file_orbital_config_v1_config, 13);
 
 /**
  * Request of Rollback.
@@ -432,7 +460,7 @@ export type RollbackRequest = Message<"orbital.config.v1.RollbackRequest"> & {
  * Use `create(RollbackRequestSchema)` to create a new message.
  */
 export const RollbackRequestSchema: GenMessage<RollbackRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 13);
+  messageDesc(file_orbital_config_v1_config, 14);
 
 /**
  * Response of Rollback.
@@ -453,7 +481,7 @@ export type RollbackResponse = Message<"orbital.config.v1.RollbackResponse"> & {
  * Use `create(RollbackResponseSchema)` to create a new message.
  */
 export const RollbackResponseSchema: GenMessage<RollbackResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 14);
+  messageDesc(file_orbital_config_v1_config, 15);
 
 /**
  * Request of ListRevisions.
@@ -474,7 +502,7 @@ export type ListRevisionsRequest = Message<"orbital.config.v1.ListRevisionsReque
  * Use `create(ListRevisionsRequestSchema)` to create a new message.
  */
 export const ListRevisionsRequestSchema: GenMessage<ListRevisionsRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 15);
+  messageDesc(file_orbital_config_v1_config, 16);
 
 /**
  * Response of ListRevisions.
@@ -509,7 +537,7 @@ export type ListRevisionsResponse = Message<"orbital.config.v1.ListRevisionsResp
  * Use `create(ListRevisionsResponseSchema)` to create a new message.
  */
 export const ListRevisionsResponseSchema: GenMessage<ListRevisionsResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 16);
+  messageDesc(file_orbital_config_v1_config, 17);
 
 /**
  * Request of GetRevision.
@@ -530,7 +558,7 @@ export type GetRevisionRequest = Message<"orbital.config.v1.GetRevisionRequest">
  * Use `create(GetRevisionRequestSchema)` to create a new message.
  */
 export const GetRevisionRequestSchema: GenMessage<GetRevisionRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 17);
+  messageDesc(file_orbital_config_v1_config, 18);
 
 /**
  * Response of GetRevision.
@@ -558,7 +586,7 @@ export type GetRevisionResponse = Message<"orbital.config.v1.GetRevisionResponse
  * Use `create(GetRevisionResponseSchema)` to create a new message.
  */
 export const GetRevisionResponseSchema: GenMessage<GetRevisionResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 18);
+  messageDesc(file_orbital_config_v1_config, 19);
 
 /**
  * Request of WatchCommits.
@@ -573,7 +601,7 @@ export type WatchCommitsRequest = Message<"orbital.config.v1.WatchCommitsRequest
  * Use `create(WatchCommitsRequestSchema)` to create a new message.
  */
 export const WatchCommitsRequestSchema: GenMessage<WatchCommitsRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 19);
+  messageDesc(file_orbital_config_v1_config, 20);
 
 /**
  * One configuration event.
@@ -601,7 +629,7 @@ export type WatchCommitsResponse = Message<"orbital.config.v1.WatchCommitsRespon
  * Use `create(WatchCommitsResponseSchema)` to create a new message.
  */
 export const WatchCommitsResponseSchema: GenMessage<WatchCommitsResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_config_v1_config, 20);
+  messageDesc(file_orbital_config_v1_config, 21);
 
 /**
  * Kind of a configuration change.

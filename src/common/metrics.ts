@@ -1,0 +1,46 @@
+// Per-method call metrics shared by both transports: a latency histogram per method (buckets from 25 µs to
+// 10 s) and a counter per method and status code, rendered in Prometheus text exposition format 0.0.4.
+import { Code } from "../gen/google/rpc/code_pb.js";
+
+const BUCKETS_S = [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Histogram {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export class Metrics {
+  private readonly latency = new Map<string, Histogram>();
+  private readonly calls = new Map<string, number>();
+
+  /** Records one finished call of `method` ("/pkg.Service/Method") with its code and duration. */
+  observe(method: string, code: Code, seconds: number): void {
+    let h = this.latency.get(method);
+    if (!h) this.latency.set(method, (h = { counts: BUCKETS_S.map(() => 0), sum: 0, count: 0 }));
+    for (let i = 0; i < BUCKETS_S.length; i++) if (seconds <= BUCKETS_S[i]!) h.counts[i]!++;
+    h.sum += seconds;
+    h.count++;
+    const key = `${method}\u0000${Code[code] ?? String(code)}`;
+    this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+  }
+
+  render(): string {
+    const out = [
+      "# HELP orbital_rpc_calls_total Finished calls by method and status code.",
+      "# TYPE orbital_rpc_calls_total counter",
+    ];
+    for (const [key, n] of [...this.calls].sort()) {
+      const [method, code] = key.split("\u0000");
+      out.push(`orbital_rpc_calls_total{method="${method}",code="${code}"} ${n}`);
+    }
+    out.push("# HELP orbital_rpc_duration_seconds Call latency by method.", "# TYPE orbital_rpc_duration_seconds histogram");
+    for (const [method, h] of [...this.latency].sort(([a], [b]) => a.localeCompare(b))) {
+      BUCKETS_S.forEach((le, i) => out.push(`orbital_rpc_duration_seconds_bucket{method="${method}",le="${le}"} ${h.counts[i]}`));
+      out.push(`orbital_rpc_duration_seconds_bucket{method="${method}",le="+Inf"} ${h.count}`);
+      out.push(`orbital_rpc_duration_seconds_sum{method="${method}"} ${h.sum}`);
+      out.push(`orbital_rpc_duration_seconds_count{method="${method}"} ${h.count}`);
+    }
+    return `${out.join("\n")}\n`;
+  }
+}

@@ -1,0 +1,69 @@
+// System service: version and build information, health, metrics and box-wide settings.
+import os from "node:os";
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { SettingsSchema, type SystemService } from "../../gen/orbital/system/v1/system_pb.js";
+import { apiPackages } from "../../common/api-services.js";
+import type { Metrics } from "../../common/metrics.js";
+import type { ServiceImpl } from "../rpc/service-impl.js";
+import type { ConfigStore } from "../store/config-store.js";
+import { applyFieldMask } from "../validation/field-mask.js";
+import { Violations } from "../validation/violations.js";
+import type { HealthState } from "./health-state.js";
+import { commitChange } from "./transactions.js";
+import { buildInfo } from "../build-info.js";
+
+const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+function validateSettings(s: ReturnType<typeof create<typeof SettingsSchema>>): void {
+  const v = new Violations();
+  if (s.hostname !== "") v.check(HOSTNAME.test(s.hostname), "settings.hostname", "1..63 letters, digits and '-', not starting or ending with '-'");
+  const rest = s.rest;
+  if (rest) {
+    v.check(rest.port <= 65535, "settings.rest.port", "must be 1..65535");
+    v.check((rest.tlsCertificatePath === "") === (rest.tlsKeyPath === ""), "settings.rest.tls_key_path", "certificate and key are set together or not at all");
+  }
+  v.throwIfAny();
+}
+
+export function systemService(deps: { store: ConfigStore; health: HealthState; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
+  const { store, health, metrics, startedAt } = deps;
+  return {
+    async getVersion() {
+      return {
+        build: { ...buildInfo(), runtimeVersion: process.version, architecture: os.machine(), kernelRelease: os.release() },
+        apiPackages: apiPackages(),
+        uptime: durationFromMs(Date.now() - startedAt),
+        startTime: timestampFromMs(startedAt),
+      };
+    },
+
+    async getHealth() {
+      return {
+        status: health.overall(),
+        services: health.all().map(([service, s]) => ({ service, status: s.status, detail: s.detail })),
+        activeRevision: store.revision,
+        configFallback: false,
+        messages: health.messages,
+      };
+    },
+
+    async getMetrics() {
+      return { text: metrics.render() };
+    },
+
+    async getSettings() {
+      return { settings: store.running.settings ?? create(SettingsSchema) };
+    },
+
+    async updateSettings(req, ctx) {
+      const { result, revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+        const updated = applyFieldMask(SettingsSchema, config.settings ?? create(SettingsSchema), req.settings ?? create(SettingsSchema), req.updateMask, ["hostname", "rest"]);
+        validateSettings(updated);
+        config.settings = updated;
+        return updated;
+      });
+      return { settings: result, revision };
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// Crash-safe file replacement: write a temporary file, fsync it, rename it over the target, fsync the
+// directory. After a crash or power loss at any instant the target holds either the old or the new bytes.
+// Running out of space (or a read-only filesystem) becomes STORAGE_FULL and leaves the old file intact.
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import path from "node:path";
+import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
+import { OrbitalError } from "../../common/errors.js";
+
+const STORAGE_ERRNOS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EFBIG"]);
+
+function fsyncPath(p: string, flags: string): void {
+  const fd = openSync(p, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function writeFileAtomic(target: string, data: Uint8Array): void {
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  try {
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+    fsyncPath(path.dirname(target), "r");
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && STORAGE_ERRNOS.has(code)) {
+      throw new OrbitalError({
+        reason: ErrorReason.STORAGE_FULL,
+        message: `cannot persist ${path.basename(target)}: ${code}`,
+        metadata: { path: target, errno: code },
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
