@@ -1,0 +1,163 @@
+// Test harness: runs the real, built orbitald (dist/orbitald.mjs) as a child process with its own socket and
+// data dir under a fresh temp dir, and clients in this process or as other uids in child processes.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client } from "../../src/client/client.js";
+import { createTransport, type Transport } from "../../src/client/transport.js";
+import { repoRoot } from "../../scripts/proto-image.js";
+
+export const DAEMON_BUNDLE = path.join(repoRoot, "dist", "orbitald.mjs");
+export const CLIENT_BUNDLE = path.join(repoRoot, "dist", "client.mjs");
+export const NATIVE_DIR = path.join(repoRoot, "dist", "native");
+
+export function requireBuild(): void {
+  if (!existsSync(DAEMON_BUNDLE) || !existsSync(CLIENT_BUNDLE)) {
+    throw new Error("dist/ is missing: run `npm run build` (the test command does) before the tests");
+  }
+}
+
+export interface DaemonStartOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Reuse a data dir (e.g. to restart on the same state). */
+  dataDir?: string;
+  /** Extra file descriptors handed to the child, from fd 3 on (socket activation). */
+  stdio?: (number | "ignore" | "pipe")[];
+  /** Do not wait for "orbitald serving". */
+  noWait?: boolean;
+}
+
+export class RunningDaemon {
+  readonly transports: Transport[] = [];
+  private stderr = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly proc: ChildProcess,
+    readonly dir: string,
+    readonly socketPath: string,
+    readonly dataDir: string,
+  ) {
+    proc.stderr!.setEncoding("utf8");
+    proc.stderr!.on("data", (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+  }
+
+  /** Parsed JSON log lines (pino), plus any non-JSON lines as { raw }. */
+  logs(): Record<string, unknown>[] {
+    return this.stderr
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return { raw: l };
+        }
+      });
+  }
+
+  get rawStderr(): string {
+    return this.stderr;
+  }
+
+  async waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const hit = this.logs().find(predicate);
+      if (hit) return hit;
+      if (this.proc.exitCode !== null) throw new Error(`orbitald exited with ${this.proc.exitCode}:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for a log line:\n${this.stderr}`);
+  }
+
+  /** A typed client as root (this test process), on its own connection. */
+  client<S extends DescService>(service: S, deadlineMs = 10_000): Client<S> {
+    const t = createTransport({ socketPath: this.socketPath, deadlineMs });
+    this.transports.push(t);
+    return createClient(service, t);
+  }
+
+  /** Memory of the daemon process in KiB (VmRSS). */
+  rssKiB(): number {
+    const status = readFileSync(`/proc/${this.proc.pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    for (const t of this.transports.splice(0)) t.close();
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop("SIGKILL");
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startDaemon(opts: DaemonStartOptions = {}): Promise<RunningDaemon> {
+  requireBuild();
+  orbitalGroup(); // the daemon gives its socket to this group; clients as other uids join it
+  const dir = mkdtempSync(path.join(tmpdir(), "orbitald-test-"));
+  chmodSync(dir, 0o755); // clients running as other uids must reach the socket
+  const socketPath = path.join(dir, "api.sock");
+  const dataDir = opts.dataDir ?? path.join(dir, "data");
+  const proc = spawn(process.execPath, [DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", "sim", "--drain-ms", "3000", ...(opts.args ?? [])], {
+    env: { ...process.env, ORBITAL_NATIVE_DIR: NATIVE_DIR, ORBITAL_LOG_LEVEL: "debug", ...opts.env },
+    stdio: ["ignore", "ignore", "pipe", ...(opts.stdio ?? [])],
+  });
+  const d = new RunningDaemon(proc, dir, socketPath, dataDir);
+  if (!opts.noWait) await d.waitForLog((l) => l.msg === "orbitald serving");
+  return d;
+}
+
+/** gid of the "orbital" group, created when missing (the tests run as root). */
+export function orbitalGroup(): number {
+  const read = () => spawnSync("getent", ["group", "orbital"], { encoding: "utf8" }).stdout.split(":")[2];
+  let gid = read();
+  if (!gid) {
+    spawnSync("groupadd", ["--system", "orbital"], { stdio: "inherit" });
+    gid = read();
+  }
+  if (!gid) throw new Error("cannot create the orbital group (are the tests running as root?)");
+  return Number(gid);
+}
+
+export interface CallResult {
+  ok: boolean;
+  responses?: unknown[];
+  error?: { code: number; reason: string; message: string; metadata: Record<string, string>; violations: { field: string; description: string; reason?: string }[]; traceId?: string };
+}
+
+/**
+ * Calls an RPC (JSON request) from a child process running as `uid` (group "orbital", so that the socket's
+ * 0660 mode lets it connect): authentication sees that uid through SO_PEERCRED.
+ */
+export function callAs(socketPath: string, uid: number, method: string, request: unknown = {}): Promise<CallResult> {
+  const gid = orbitalGroup();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, "test", "support", "call-json.mjs"), socketPath, method, JSON.stringify(request)], {
+      uid,
+      gid,
+      cwd: "/",
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE, PATH: process.env.PATH },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", () => {
+      try {
+        resolve(JSON.parse(out) as CallResult);
+      } catch {
+        reject(new Error(`call-json as uid ${uid} printed no result: ${out}${err}`));
+      }
+    });
+  });
+}
