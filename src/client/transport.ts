@@ -27,6 +27,9 @@ export function createTransport(opts: TransportOptions = {}): Transport {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 2000,
     "grpc.enable_retries": 0,
+    // One Transport is one connection: grpc-js would otherwise share a connection among every channel to
+    // the same socket, and per-connection limits would count them all together.
+    "grpc.use_local_subchannel_pool": 1,
   });
   return { channel, socketPath, deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS, close: () => channel.close() };
 }

@@ -31,6 +31,7 @@ export interface DaemonDeps {
   peerCredentials: PeerCredentialReader;
   inherited: InheritedSockets;
   limits?: Partial<GrpcLimits>;
+  failpoints?: string;
 }
 
 /** Capability for reading health and reflection, whose protos are gRPC's and declare none. */
@@ -55,6 +56,7 @@ export class Daemon {
       peerCredentials: deps.peerCredentials,
       authenticatePeer: (peer) => principalFromPeer(peer, users),
       ...(deps.limits ? { limits: deps.limits } : {}),
+      ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
     });
     if (!deps.peerCredentials.available) {
       log.error({ cause: deps.peerCredentials.cause }, "peer credentials unavailable: every call will be refused");

@@ -30,7 +30,12 @@ export async function orbitaldMain(argv: string[]): Promise<void> {
   try {
     const inherited = inheritedSockets(process.env, process.pid);
     clearActivationEnv(process.env);
-    daemon = await Daemon.start(opts, { log, peerCredentials: loadPeerCredentialReader(), inherited });
+    daemon = await Daemon.start(opts, {
+      log,
+      peerCredentials: loadPeerCredentialReader(),
+      inherited,
+      ...(process.env.ORBITAL_FAILPOINTS ? { failpoints: process.env.ORBITAL_FAILPOINTS } : {}),
+    });
   } catch (err) {
     const message = err instanceof SocketInUseError ? err.message : `cannot start: ${(err as Error).message}`;
     log.fatal({ err }, message);

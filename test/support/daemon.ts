@@ -24,10 +24,14 @@ export interface DaemonStartOptions {
   env?: NodeJS.ProcessEnv;
   /** Reuse a data dir (e.g. to restart on the same state). */
   dataDir?: string;
+  /** Socket path to bind; default api.sock in the daemon's temp dir. */
+  socketPath?: string;
   /** Extra file descriptors handed to the child, from fd 3 on (socket activation). */
   stdio?: (number | "ignore" | "pipe")[];
   /** Do not wait for "orbitald serving". */
   noWait?: boolean;
+  /** Daemon bundle to run; default dist/orbitald.mjs. */
+  bundle?: string;
 }
 
 export class RunningDaemon {
@@ -105,10 +109,10 @@ export async function startDaemon(opts: DaemonStartOptions = {}): Promise<Runnin
   orbitalGroup(); // the daemon gives its socket to this group; clients as other uids join it
   const dir = mkdtempSync(path.join(tmpdir(), "orbitald-test-"));
   chmodSync(dir, 0o755); // clients running as other uids must reach the socket
-  const socketPath = path.join(dir, "api.sock");
+  const socketPath = opts.socketPath ?? path.join(dir, "api.sock");
   const dataDir = opts.dataDir ?? path.join(dir, "data");
-  const proc = spawn(process.execPath, [DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", "sim", "--drain-ms", "3000", ...(opts.args ?? [])], {
-    env: { ...process.env, ORBITAL_NATIVE_DIR: NATIVE_DIR, ORBITAL_LOG_LEVEL: "debug", ...opts.env },
+  const proc = spawn(process.execPath, [opts.bundle ?? DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", "sim", "--drain-ms", "3000", ...(opts.args ?? [])], {
+    env: { ...process.env, ORBITAL_NATIVE_DIR: NATIVE_DIR, ORBITAL_LOG_LEVEL: "debug", ORBITAL_FAILPOINTS: "", ...opts.env },
     stdio: ["ignore", "ignore", "pipe", ...(opts.stdio ?? [])],
   });
   const d = new RunningDaemon(proc, dir, socketPath, dataDir);

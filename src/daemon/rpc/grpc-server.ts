@@ -16,6 +16,8 @@ import type { PeerCredentialReader } from "../auth/peer-credentials.js";
 import type { Principal } from "../auth/principal.js";
 import type { CallContext } from "./call-context.js";
 import { ConnectionTable, type Connection } from "./connections.js";
+import { parseFailpoints, trigger } from "./failpoints.js";
+import { installStatusShim } from "./grpc-status-shim.js";
 import type { ServiceRegistration } from "./service-impl.js";
 
 export interface GrpcLimits {
@@ -43,6 +45,8 @@ export interface GrpcServerDeps {
   authenticatePeer(peer: { pid: number; uid: number; gid: number }): Principal;
   metrics: Metrics;
   limits?: Partial<GrpcLimits>;
+  /** Fault injection for tests, as in ORBITAL_FAILPOINTS. */
+  failpoints?: string;
 }
 
 type AnyCall = grpc.ServerUnaryCall<Buffer, Uint8Array> | grpc.ServerReadableStream<Buffer, Uint8Array> | grpc.ServerWritableStream<Buffer, Uint8Array> | grpc.ServerDuplexStream<Buffer, Uint8Array>;
@@ -61,26 +65,6 @@ function toServiceError(err: OrbitalError): Partial<grpc.StatusObject> {
   return { code: err.code as number as grpc.status, details: err.message, metadata: errorMetadata(err) };
 }
 
-/**
- * grpc-js answers some failures itself (oversized messages, and statuses a handler never set): this interceptor
- * gives those the same structured details as ours, so that no error leaves without a reason.
- */
-const structuredStatusInterceptor: grpc.ServerInterceptor = (_descriptor, call) =>
-  new grpc.ServerInterceptingCall(call, {
-    sendStatus(status, next) {
-      status.metadata ??= new grpc.Metadata();
-      if (status.code !== grpc.status.OK && status.metadata.get(STATUS_DETAILS_KEY).length === 0) {
-        const tooLarge = status.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/i.test(status.details);
-        const err = tooLarge
-          ? new OrbitalError({ reason: ErrorReason.MESSAGE_TOO_LARGE, message: status.details })
-          : new OrbitalError({ reason: { code: status.code as number, wire: "INTERNAL" }, message: status.details });
-        err.traceId = traceFromParent(undefined).traceId;
-        status.metadata.set(STATUS_DETAILS_KEY, toBuffer(encodeStatus(err)));
-      }
-      next(status);
-    },
-  });
-
 export class GrpcServer {
   readonly server: grpc.Server;
   readonly connections = new ConnectionTable();
@@ -90,14 +74,16 @@ export class GrpcServer {
   private readonly shutdown = new AbortController();
   private active = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly failpoints;
 
   constructor(private readonly deps: GrpcServerDeps) {
+    installStatusShim();
     this.limits = { ...defaultLimits, ...deps.limits };
+    this.failpoints = parseFailpoints(deps.failpoints);
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": this.limits.maxMessageBytes,
       "grpc.max_send_message_length": 64 << 20,
       "grpc.max_concurrent_streams": this.limits.maxConcurrentStreams,
-      interceptors: [structuredStatusInterceptor],
     });
     this.inject = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   }
@@ -174,8 +160,9 @@ export class GrpcServer {
     }
   }
 
-  private handlerFor(method: DescMethod, capability: string | undefined, fn: (...args: unknown[]) => unknown) {
+  private handlerFor(method: DescMethod, capability: string | undefined, impl: (...args: unknown[]) => unknown) {
     const path = `/${method.parent.typeName}/${method.name}`;
+    const fn = this.failpoints.has(path) ? this.withFailpoint(method, path, impl) : impl;
     const policy = { path, capability };
     const log = this.deps.log;
 
@@ -332,6 +319,21 @@ export class GrpcServer {
     }
   }
 
+  /** Wraps a handler so that its configured failpoint fires before it runs (tests only). */
+  private withFailpoint(method: DescMethod, path: string, impl: (...args: unknown[]) => unknown) {
+    const failpoints = this.failpoints;
+    if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
+      return async function* (...args: unknown[]) {
+        await trigger(failpoints, path);
+        yield* impl(...args) as AsyncIterable<unknown>;
+      };
+    }
+    return async (...args: unknown[]) => {
+      await trigger(failpoints, path);
+      return impl(...args);
+    };
+  }
+
   private callEnded(): void {
     this.active--;
     if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -347,14 +349,21 @@ export class GrpcServer {
    * (handlers see their signal aborted) and close every connection.
    */
   async stop(graceMs: number): Promise<void> {
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
-    this.inject.drain(graceMs);
+    // close() stops accepting at once; its callback would wait for every connection to end, so don't.
+    for (const l of this.listeners) l.close();
+    // GOAWAY now; grpc-js would destroy the sessions at its own deadline, so give it ours plus the time
+    // needed to end the remaining calls with SHUTTING_DOWN first.
+    this.inject.drain(graceMs + 2000);
     const idle = new Promise<void>((resolve) => (this.active === 0 ? resolve() : this.idleWaiters.push(resolve)));
     const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut) {
       this.shutdown.abort();
       await Promise.race([idle, new Promise((r) => setTimeout(r, 1000).unref())]);
     }
+    // Let the last statuses reach the clients: sessions close by themselves after GOAWAY once their streams
+    // ended. Whatever is still open after a second is destroyed.
+    const flushDeadline = Date.now() + 1000;
+    while (this.connections.size > 0 && Date.now() < flushDeadline) await new Promise((r) => setTimeout(r, 10));
     this.inject.destroy();
     this.server.forceShutdown();
   }
