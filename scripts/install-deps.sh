@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the build and the tests use.
-packages=(python3 make g++ git)
+# Debian packages the build and the tests use. python3-grpcio and python3-protobuf: the standard-client interop
+# test (test/interop) runs Debian's grpcio against the daemon through reflection, from /usr/bin/python3.
+packages=(python3 make g++ git python3-grpcio python3-protobuf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

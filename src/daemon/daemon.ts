@@ -5,6 +5,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { ConfigService } from "../gen/orbital/config/v1/config_pb.js";
 import { HealthStatus, SystemService } from "../gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../gen/orbital/user/v1/user_pb.js";
 import { apiServices } from "../common/api-services.js";
@@ -23,7 +24,12 @@ import { notImplementedService } from "./services/not-implemented.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { systemService } from "./services/system-service.js";
 import { userService } from "./services/user-service.js";
-import { ConfigStore } from "./store/config-store.js";
+import { ConfigEngine } from "./config/config-engine.js";
+import { LinuxDataplane } from "./dataplane/linux-dataplane.js";
+import { SimDataplane } from "./dataplane/sim-dataplane.js";
+import { AuditLog } from "./store/audit-log.js";
+import { RevisionStore } from "./store/revision-store.js";
+import { configService } from "./services/config-service.js";
 import { UserDirectory } from "./users/user-directory.js";
 
 export interface DaemonDeps {
@@ -41,13 +47,17 @@ export class Daemon {
   private constructor(
     private readonly grpc: GrpcServer,
     readonly health: HealthState,
+    private readonly engine: ConfigEngine,
+    private readonly audit: AuditLog,
   ) {}
 
   static async start(opts: DaemonOptions, deps: DaemonDeps): Promise<Daemon> {
     const { log } = deps;
     const startedAt = Date.now();
-    const store = ConfigStore.open(opts.dataDir, log);
-    const users = new UserDirectory(store);
+    const dataplane = opts.dataplane === "sim" ? new SimDataplane() : new LinuxDataplane();
+    const engine = await ConfigEngine.open({ store: new RevisionStore(opts.dataDir, log), dataplane, log });
+    const audit = AuditLog.inDataDir(opts.dataDir);
+    const users = new UserDirectory(engine);
     const health = new HealthState();
     const metrics = new Metrics();
     const grpc = new GrpcServer({
@@ -55,6 +65,7 @@ export class Daemon {
       metrics,
       peerCredentials: deps.peerCredentials,
       authenticatePeer: (peer) => principalFromPeer(peer, users),
+      audit: (record) => audit.record(record),
       ...(deps.limits ? { limits: deps.limits } : {}),
       ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
     });
@@ -64,13 +75,15 @@ export class Daemon {
     }
 
     const implemented = new Map<DescService, AnyServiceImpl>([
-      [SystemService, systemService({ store, health, metrics, startedAt }) as unknown as AnyServiceImpl],
-      [UserService, userService(store) as unknown as AnyServiceImpl],
+      [SystemService, systemService({ engine, health, metrics, startedAt }) as unknown as AnyServiceImpl],
+      [ConfigService, configService(engine) as unknown as AnyServiceImpl],
+      [UserService, userService(engine) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
       const impl = implemented.get(service);
       grpc.addService({ service, impl: impl ?? notImplementedService(service) });
-      if (impl) health.set(service.typeName, HealthStatus.SERVING);
+      if (service === ConfigService && engine.fallback.length) health.set(service.typeName, HealthStatus.DEGRADED, engine.fallback.join("; "));
+      else if (impl) health.set(service.typeName, HealthStatus.SERVING);
       else health.set(service.typeName, HealthStatus.NOT_SERVING, "not implemented in this build");
     }
     grpc.addService({ service: Health, impl: grpcHealthService(health) as unknown as AnyServiceImpl, capability: DISCOVERY_CAPABILITY });
@@ -85,14 +98,16 @@ export class Daemon {
       ...(deps.inherited.api !== undefined ? { fd: deps.inherited.api } : {}),
     });
     log.info(
-      { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: store.revision.toString() },
+      { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: engine.revision.toString() },
       "orbitald serving",
     );
-    return new Daemon(grpc, health);
+    return new Daemon(grpc, health, engine, audit);
   }
 
   /** Stops accepting, drains calls in flight for up to `graceMs`, then closes everything. */
-  stop(graceMs: number): Promise<void> {
-    return this.grpc.stop(graceMs);
+  async stop(graceMs: number): Promise<void> {
+    await this.grpc.stop(graceMs);
+    this.engine.close();
+    await this.audit.close();
   }
 }

@@ -21,7 +21,7 @@ describe("trace propagation", () => {
     const res = await d.client(UserService).createUser({ user: { name: "tracy", role: "viewer", uid: 5151 } }, { traceparent, onTrace: (t) => (seen = t) });
     expect(res.revision).toBeGreaterThan(0n);
     expect(seen).toBe(traceId);
-    const line = await d.waitForLog((l) => l.msg === "committed" && l.method === "/orbital.user.v1.UserService/CreateUser");
+    const line = await d.waitForLog((l) => l.msg === "configuration committed" && l.revision === res.revision.toString());
     expect(line.traceId).toBe(traceId);
   });
 

@@ -8,8 +8,18 @@ if (!desc) {
   console.log(JSON.stringify({ ok: false, error: { code: -1, reason: "NO_SUCH_METHOD", message: method, metadata: {}, violations: [] } }));
   process.exit(0);
 }
+/** Client-streaming RPCs: callJson cannot send a stream, so they go through the typed client. */
+async function callClientStream(requests) {
+  // The request is a JSON array of stream messages. Only the empty stream is supported: the bundle exports no
+  // JSON decoder, and the typed client takes init shapes, which differ from canonical JSON.
+  if (!Array.isArray(requests) || requests.length > 0) throw new Error(`${method} is client streaming: pass [] (the empty stream)`);
+  const res = await sdk.createClient(desc.parent, transport)[desc.localName]([]);
+  const { $typeName: _, ...fields } = res;
+  return [JSON.parse(JSON.stringify(fields, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
+}
 try {
-  const responses = await sdk.callJson(transport, desc, JSON.parse(request));
+  const parsed = JSON.parse(request);
+  const responses = desc.methodKind === "client_streaming" ? await callClientStream(parsed) : await sdk.callJson(transport, desc, parsed);
   console.log(JSON.stringify({ ok: true, responses }));
 } catch (e) {
   const error = { code: e.code, reason: e.reason, message: e.message, metadata: e.metadata, violations: e.violations, traceId: e.traceId };

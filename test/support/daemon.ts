@@ -156,11 +156,12 @@ export function callAs(socketPath: string, uid: number, method: string, request:
     let err = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
-    child.on("exit", () => {
+    // "close", not "exit": "exit" may come before stdout is drained, and the result would be lost under load.
+    child.on("close", (code, signal) => {
       try {
         resolve(JSON.parse(out) as CallResult);
       } catch {
-        reject(new Error(`call-json as uid ${uid} printed no result: ${out}${err}`));
+        reject(new Error(`call-json as uid ${uid} printed no result (exit ${code ?? signal}): ${out}${err}`));
       }
     });
   });

@@ -10,6 +10,8 @@ import { requiredCapability } from "../../common/capabilities.js";
 import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY, toOrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { Metrics } from "../../common/metrics.js";
+import { Code } from "../../gen/google/rpc/code_pb.js";
+import type { AuditRecord } from "../store/audit-log.js";
 import { runWithTrace, toTraceparent, traceFromParent, type TraceContext } from "../../common/trace.js";
 import { authorize } from "../auth/authorize.js";
 import type { PeerCredentialReader } from "../auth/peer-credentials.js";
@@ -44,6 +46,8 @@ export interface GrpcServerDeps {
   /** Resolves a socket peer to a principal; throws an OrbitalError when it cannot. */
   authenticatePeer(peer: { pid: number; uid: number; gid: number }): Principal;
   metrics: Metrics;
+  /** Receives one record per finished call of an RPC that needs a ".write" capability. */
+  audit?: (record: AuditRecord) => void;
   limits?: Partial<GrpcLimits>;
   /** Fault injection for tests, as in ORBITAL_FAILPOINTS. */
   failpoints?: string;
@@ -164,9 +168,10 @@ export class GrpcServer {
     const path = `/${method.parent.typeName}/${method.name}`;
     const fn = this.failpoints.has(path) ? this.withFailpoint(method, path, impl) : impl;
     const policy = { path, capability };
+    const audited = capability?.endsWith(".write") ?? false;
     const log = this.deps.log;
 
-    const begin = (call: AnyCall & NodeJS.EventEmitter): { ctx: CallContext; conn: Connection | undefined; done: (code: number) => void } | OrbitalError => {
+    const begin = (call: AnyCall & NodeJS.EventEmitter): { ctx: CallContext; conn: Connection | undefined; done: (failure: OrbitalError | undefined) => void } | OrbitalError => {
       const started = process.hrtime.bigint();
       const parent = call.metadata.get("traceparent")[0];
       const trace: TraceContext = traceFromParent(typeof parent === "string" ? parent : undefined);
@@ -177,8 +182,20 @@ export class GrpcServer {
       this.shutdown.signal.addEventListener("abort", onShutdown);
       const conn = this.connections.byPeer(call.getPeer());
       let counted = false;
-      const done = (code: number) => {
+      let who = conn && "uid" in conn.peer ? `uid:${conn.peer.uid}` : "unknown";
+      const done = (failure: OrbitalError | undefined) => {
+        const code = failure?.code ?? Code.OK;
         this.deps.metrics.observe(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        if (audited) {
+          this.deps.audit?.({
+            time: new Date().toISOString(),
+            principal: who,
+            method: path,
+            code: Code[code] ?? String(code),
+            ...(failure ? { reason: failure.reason } : {}),
+            traceId: trace.traceId,
+          });
+        }
         (call as NodeJS.EventEmitter).off("cancelled", onCancel);
         this.shutdown.signal.removeEventListener("abort", onShutdown);
         if (counted && conn) conn.inFlight--;
@@ -187,7 +204,7 @@ export class GrpcServer {
       this.active++;
       const fail = (err: OrbitalError) => {
         err.traceId = trace.traceId;
-        done(err.code);
+        done(err);
         return err;
       };
       if (this.shutdown.signal.aborted) {
@@ -198,6 +215,7 @@ export class GrpcServer {
       call.sendMetadata(md);
       try {
         const principal = this.authenticate(conn);
+        who = principal.user;
         authorize(policy, principal);
         if (conn) {
           if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
@@ -241,17 +259,17 @@ export class GrpcServer {
           if (started instanceof OrbitalError) return callback(toServiceError(started));
           const { ctx, done } = started;
           runWithTrace(ctx.trace, async () => {
-            let code = 0;
+            let failure: OrbitalError | undefined;
             try {
               const req = this.decode(input, call.request, path);
               const res = await (fn as (r: unknown, c: CallContext) => Promise<unknown>)(req, ctx);
               callback(null, encode(create(output, res as never)));
             } catch (err) {
               const e = finishError(ctx, err);
-              code = e.code;
+              failure = e;
               callback(toServiceError(e));
             } finally {
-              done(code);
+              done(failure);
             }
           });
         };
@@ -261,7 +279,7 @@ export class GrpcServer {
           if (started instanceof OrbitalError) return void call.emit("error", toServiceError(started));
           const { ctx, done } = started;
           runWithTrace(ctx.trace, async () => {
-            let code = 0;
+            let failure: OrbitalError | undefined;
             try {
               const req = this.decode(input, call.request, path);
               for await (const res of (fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(req, ctx)) {
@@ -274,10 +292,10 @@ export class GrpcServer {
               call.end();
             } catch (err) {
               const e = finishError(ctx, err);
-              code = e.code;
+              failure = e;
               call.emit("error", toServiceError(e));
             } finally {
-              done(code);
+              done(failure);
             }
           });
         };
@@ -291,10 +309,12 @@ export class GrpcServer {
           const { ctx, done } = started;
           const decode = this.decode.bind(this);
           async function* requests() {
-            for await (const chunk of call as AsyncIterable<Buffer>) yield decode(input, chunk, path);
+            // Not `for await (… of call)`: that destroys the duplex when the client half-closes, and the final
+            // status (duplex.end() below) would never be sent.
+            for await (const chunk of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) yield decode(input, chunk, path);
           }
           runWithTrace(ctx.trace, async () => {
-            let code = 0;
+            let failure: OrbitalError | undefined;
             try {
               if (bidi) {
                 const duplex = call as grpc.ServerDuplexStream<Buffer, Uint8Array>;
@@ -308,10 +328,10 @@ export class GrpcServer {
               }
             } catch (err) {
               const e = finishError(ctx, err);
-              code = e.code;
+              failure = e;
               sendError(e);
             } finally {
-              done(code);
+              done(failure);
             }
           });
         };

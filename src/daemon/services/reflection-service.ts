@@ -5,11 +5,13 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code } from "../../gen/google/rpc/code_pb.js";
 import {
+  ServerReflection as ReflectionV1,
   ServerReflectionResponseSchema,
   type ServerReflection,
   type ServerReflectionRequest,
   type ServerReflectionResponse,
 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
 
 /** Index of every file reachable from the served services, by file name and by symbol. */
@@ -95,7 +97,10 @@ function answer(index: DescriptorIndex, req: ServerReflectionRequest): ServerRef
 
 /** One implementation for both reflection packages: their messages are identical on the wire. */
 export function reflectionService(services: readonly DescService[]): ServiceImpl<typeof ServerReflection> {
-  const index = new DescriptorIndex(services);
+  // This implementation is served as both reflection packages: list them too (as grpc-go and grpc-java do),
+  // so that a client sees, and can resolve, every service it can call.
+  const own = [ReflectionV1, ReflectionV1Alpha].filter((r) => !services.includes(r));
+  const index = new DescriptorIndex([...services, ...own]);
   return {
     async *serverReflectionInfo(requests) {
       for await (const req of requests) yield answer(index, req);

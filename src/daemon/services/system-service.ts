@@ -6,11 +6,10 @@ import { SettingsSchema, type SystemService } from "../../gen/orbital/system/v1/
 import { apiPackages } from "../../common/api-services.js";
 import type { Metrics } from "../../common/metrics.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
-import type { ConfigStore } from "../store/config-store.js";
+import type { ConfigEngine } from "../config/config-engine.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { Violations } from "../validation/violations.js";
 import type { HealthState } from "./health-state.js";
-import { commitChange } from "./transactions.js";
 import { buildInfo } from "../build-info.js";
 
 const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
@@ -26,8 +25,8 @@ function validateSettings(s: ReturnType<typeof create<typeof SettingsSchema>>): 
   v.throwIfAny();
 }
 
-export function systemService(deps: { store: ConfigStore; health: HealthState; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
-  const { store, health, metrics, startedAt } = deps;
+export function systemService(deps: { engine: ConfigEngine; health: HealthState; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
+  const { engine, health, metrics, startedAt } = deps;
   return {
     async getVersion() {
       return {
@@ -42,9 +41,9 @@ export function systemService(deps: { store: ConfigStore; health: HealthState; m
       return {
         status: health.overall(),
         services: health.all().map(([service, s]) => ({ service, status: s.status, detail: s.detail })),
-        activeRevision: store.revision,
-        configFallback: false,
-        messages: health.messages,
+        activeRevision: engine.revision,
+        configFallback: engine.fallback.length > 0,
+        messages: [...engine.fallback, ...health.messages],
       };
     },
 
@@ -53,11 +52,11 @@ export function systemService(deps: { store: ConfigStore; health: HealthState; m
     },
 
     async getSettings() {
-      return { settings: store.running.settings ?? create(SettingsSchema) };
+      return { settings: engine.running.settings ?? create(SettingsSchema) };
     },
 
     async updateSettings(req, ctx) {
-      const { result, revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         const updated = applyFieldMask(SettingsSchema, config.settings ?? create(SettingsSchema), req.settings ?? create(SettingsSchema), req.updateMask, ["hostname", "rest"]);
         validateSettings(updated);
         config.settings = updated;

@@ -8,13 +8,12 @@ import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb
 import { isCapabilityName } from "../../common/capabilities.js";
 import { OrbitalError } from "../../common/errors.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
-import type { ConfigStore } from "../store/config-store.js";
+import type { ConfigEngine } from "../config/config-engine.js";
 import { builtinRoleResources, isBuiltinRole, SUPERUSER } from "../users/user-directory.js";
 import { mintToken } from "../users/token-secrets.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { paginate } from "../validation/pagination.js";
 import { checkDescription, Violations } from "../validation/violations.js";
-import { commitChange } from "./transactions.js";
 
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -71,7 +70,7 @@ function validateRole(role: Role, field: string): void {
 /** A token as the API shows it: metadata only. */
 const publicToken = (t: ApiToken): ApiToken => clone(ApiTokenSchema, t);
 
-export function userService(store: ConfigStore): ServiceImpl<typeof UserService> {
+export function userService(engine: ConfigEngine): ServiceImpl<typeof UserService> {
   const findUser = (config: Configuration, name: string) => config.users.find((u) => u.name === name);
   const findRole = (config: Configuration, name: string) => config.roles.find((r) => r.name === name);
 
@@ -89,14 +88,14 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
     },
 
     async listUsers(req) {
-      const all = [rootUser(), ...store.running.users].sort((a, b) => a.name.localeCompare(b.name));
+      const all = [rootUser(), ...engine.running.users].sort((a, b) => a.name.localeCompare(b.name));
       const { items, page } = paginate(all, req.page, "users");
       return { users: items, page };
     },
 
     async getUser(req) {
       if (req.name === SUPERUSER) return { user: rootUser() };
-      const user = findUser(store.running, req.name);
+      const user = findUser(engine.running, req.name);
       if (!user) throw notFound("user", req.name);
       return { user };
     },
@@ -106,7 +105,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
       user.builtin = false;
       user.createTime = timestampNow();
       if (user.name === SUPERUSER) throw exists("user", SUPERUSER);
-      const { revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         validateUser(config, user, "user");
         if (findUser(config, user.name)) throw exists("user", user.name);
         config.users.push(user);
@@ -118,7 +117,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
     async updateUser(req, ctx) {
       const name = req.user?.name ?? "";
       if (name === SUPERUSER) throw immutable(SUPERUSER);
-      const { result, revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         const i = config.users.findIndex((u) => u.name === name);
         if (i < 0) throw notFound("user", name);
         const updated = applyFieldMask(UserSchema, config.users[i]!, req.user!, req.updateMask, ["uid", "role", "description"]);
@@ -131,7 +130,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
 
     async deleteUser(req, ctx) {
       if (req.name === SUPERUSER) throw immutable(SUPERUSER);
-      const { revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         const i = config.users.findIndex((u) => u.name === req.name);
         if (i < 0) throw notFound("user", req.name);
         config.users.splice(i, 1);
@@ -141,7 +140,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
     },
 
     async listRoles(req) {
-      const custom = [...store.running.roles].sort((a, b) => a.name.localeCompare(b.name));
+      const custom = [...engine.running.roles].sort((a, b) => a.name.localeCompare(b.name));
       const all = [...builtinRoleResources().map((r) => create(RoleSchema, r)), ...custom];
       const { items, page } = paginate(all, req.page, "roles");
       return { roles: items, page };
@@ -150,7 +149,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
     async getRole(req) {
       const builtin = builtinRoleResources().find((r) => r.name === req.name);
       if (builtin) return { role: builtin };
-      const role = findRole(store.running, req.name);
+      const role = findRole(engine.running, req.name);
       if (!role) throw notFound("role", req.name);
       return { role };
     },
@@ -160,7 +159,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
       role.builtin = false;
       if (isBuiltinRole(role.name)) throw exists("role", role.name);
       validateRole(role, "role");
-      const { revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         if (findRole(config, role.name)) throw exists("role", role.name);
         config.roles.push(role);
         config.roles.sort((a, b) => a.name.localeCompare(b.name));
@@ -171,7 +170,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
     async updateRole(req, ctx) {
       const name = req.role?.name ?? "";
       if (isBuiltinRole(name)) throw immutable(name);
-      const { result, revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         const i = config.roles.findIndex((r) => r.name === name);
         if (i < 0) throw notFound("role", name);
         const updated = applyFieldMask(RoleSchema, config.roles[i]!, req.role!, req.updateMask, ["capabilities", "description"]);
@@ -184,7 +183,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
 
     async deleteRole(req, ctx) {
       if (isBuiltinRole(req.name)) throw immutable(req.name);
-      const { revision } = await commitChange(store, ctx, req.transactionId, (config) => {
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         const i = config.roles.findIndex((r) => r.name === req.name);
         if (i < 0) throw notFound("role", req.name);
         const users = config.users.filter((u) => u.role === req.name).map((u) => u.name);
@@ -215,7 +214,7 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
         createTime: timestampNow(),
         ...(token.expireTime ? { expireTime: token.expireTime } : {}),
       });
-      await commitChange(store, ctx, "", (config) => {
+      await engine.mutate(ctx, "", (config) => {
         if (token.user !== SUPERUSER && !findUser(config, token.user)) throw notFound("user", token.user);
         config.apiTokens.push(stored);
         config.apiTokenHashes[minted.id] = minted.hash;
@@ -224,13 +223,13 @@ export function userService(store: ConfigStore): ServiceImpl<typeof UserService>
     },
 
     async listApiTokens(req) {
-      const all = store.running.apiTokens.filter((t) => req.user === "" || t.user === req.user);
+      const all = engine.running.apiTokens.filter((t) => req.user === "" || t.user === req.user);
       const { items, page } = paginate(all.map(publicToken), req.page, `tokens:${req.user}`);
       return { tokens: items, page };
     },
 
     async revokeApiToken(req, ctx) {
-      const { result } = await commitChange(store, ctx, "", (config) => {
+      const { result } = await engine.mutate(ctx, "", (config) => {
         const t = config.apiTokens.find((x) => x.id === req.id);
         if (!t) throw notFound("token", req.id);
         t.revokeTime ??= timestampFromDate(new Date());

@@ -3,7 +3,7 @@
 import { BuiltinRole } from "../../gen/orbital/api/v1/capability_pb.js";
 import type { User, Role } from "../../gen/orbital/user/v1/user_pb.js";
 import { builtinRoleCapabilities, builtinRoleName } from "../../common/capabilities.js";
-import type { ConfigStore } from "../store/config-store.js";
+import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 
 export const SUPERUSER = "root";
 
@@ -21,7 +21,7 @@ export function builtinRoleResources(): { name: string; capabilities: string[]; 
 }
 
 export class UserDirectory {
-  constructor(private readonly store: ConfigStore) {}
+  constructor(private readonly store: { readonly running: Configuration }) {}
 
   /** The user a uid maps to: uid 0 is the built-in superuser. */
   userByUid(uid: number): Pick<User, "name" | "role"> | undefined {

@@ -1,0 +1,159 @@
+// The keyed parts of the box configuration ("collections": interfaces by name, routes by table and
+// destination, ...) and the three operations built on them: a structured diff, a three-way rebase of a
+// transaction onto a newer running configuration, and the printable path of every item.
+import { clone, create, toJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
+import { ChangeKind } from "../../gen/orbital/config/v1/config_pb.js";
+import { RuleSchema, PrefixSetSchema } from "../../gen/orbital/firewall/v1/firewall_pb.js";
+import { InterfaceSchema } from "../../gen/orbital/interface/v1/interface_pb.js";
+import { RouteSchema, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
+import { SettingsSchema } from "../../gen/orbital/system/v1/system_pb.js";
+import { ApiTokenSchema, RoleSchema, UserSchema } from "../../gen/orbital/user/v1/user_pb.js";
+
+/** Main routing table: a route's table 0 means main. */
+export const MAIN_TABLE = 254;
+
+export function routeKey(r: Pick<Route, "table" | "destination">): string {
+  return `table=${r.table || MAIN_TABLE},destination=${r.destination?.cidr ?? ""}`;
+}
+
+interface Collection {
+  /** Proto field name, used in change paths. */
+  name: string;
+  schema: DescMessage;
+  items(c: Configuration): Message[];
+  replace(c: Configuration, items: Message[]): void;
+  key(item: Message): string;
+}
+
+function listCollection<T>(name: string, schema: DescMessage, field: keyof Configuration, key: (i: T) => string): Collection {
+  return {
+    name,
+    schema,
+    items: (c) => c[field] as unknown as Message[],
+    replace: (c, items) => {
+      (c as unknown as Record<string, unknown>)[field as string] = items;
+    },
+    key: (i) => key(i as unknown as T),
+  };
+}
+
+const collections: Collection[] = [
+  listCollection("interfaces", InterfaceSchema, "interfaces", (i: { name: string }) => i.name),
+  listCollection("routes", RouteSchema, "routes", (r: Route) => routeKey(r)),
+  listCollection("firewall_rules", RuleSchema, "firewallRules", (r: { name: string }) => r.name),
+  listCollection("prefix_sets", PrefixSetSchema, "prefixSets", (s: { name: string }) => s.name),
+  listCollection("users", UserSchema, "users", (u: { name: string }) => u.name),
+  listCollection("roles", RoleSchema, "roles", (r: { name: string }) => r.name),
+  listCollection("api_tokens", ApiTokenSchema, "apiTokens", (t: { id: string }) => t.id),
+];
+
+const REDACTED = "(secret hash)";
+
+/** Every keyed item of a configuration as path → canonical JSON, settings and token hashes included. */
+function flatten(c: Configuration): Map<string, JsonValue> {
+  const out = new Map<string, JsonValue>();
+  for (const col of collections) {
+    for (const item of col.items(c)) out.set(`${col.name}[${col.key(item)}]`, toJson(col.schema, item as never));
+  }
+  for (const id of Object.keys(c.apiTokenHashes)) out.set(`api_token_hashes[${id}]`, REDACTED);
+  if (c.settings) out.set("settings", toJson(SettingsSchema, c.settings));
+  return out;
+}
+
+export interface ItemChange {
+  path: string;
+  kind: ChangeKind;
+  before?: JsonValue;
+  after?: JsonValue;
+}
+
+/** Items that differ between two configurations, in path order. */
+export function diffConfigurations(before: Configuration, after: Configuration): ItemChange[] {
+  const a = flatten(before);
+  const b = flatten(after);
+  const paths = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const changes: ItemChange[] = [];
+  for (const path of paths) {
+    const x = a.get(path);
+    const y = b.get(path);
+    if (x === undefined) changes.push({ path, kind: ChangeKind.ADDED, after: y! });
+    else if (y === undefined) changes.push({ path, kind: ChangeKind.REMOVED, before: x });
+    else if (JSON.stringify(x) !== JSON.stringify(y) || (x === REDACTED && before.apiTokenHashes[idOf(path)] !== after.apiTokenHashes[idOf(path)])) {
+      changes.push({ path, kind: ChangeKind.MODIFIED, before: x, after: y });
+    }
+  }
+  return changes;
+}
+
+const idOf = (path: string) => /\[(.*)\]$/.exec(path)?.[1] ?? "";
+
+/** A diff as text for terminals: "+", "-" and "~" lines, wrapped at 80 columns. */
+export function diffText(changes: ItemChange[]): string {
+  const lines: string[] = [];
+  const emit = (prefix: string, text: string) => {
+    let rest = `${prefix} ${text}`;
+    while (rest.length > 80) {
+      lines.push(rest.slice(0, 80));
+      rest = `    ${rest.slice(80)}`;
+    }
+    lines.push(rest);
+  };
+  for (const c of changes) {
+    if (c.kind === ChangeKind.ADDED) emit("+", `${c.path} ${JSON.stringify(c.after)}`);
+    else if (c.kind === ChangeKind.REMOVED) emit("-", c.path);
+    else {
+      emit("~", c.path);
+      emit("  -", JSON.stringify(c.before));
+      emit("  +", JSON.stringify(c.after));
+    }
+  }
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+export interface RebaseResult {
+  config?: Configuration;
+  conflicts: string[];
+}
+
+/**
+ * Replays the changes a transaction made to its base onto the newer running configuration. Items changed on
+ * both sides, differently, are conflicts; otherwise the result holds both sides' changes.
+ */
+export function rebase(base: Configuration, candidate: Configuration, running: Configuration): RebaseResult {
+  const ours = new Map(diffConfigurations(base, candidate).map((c) => [c.path, c]));
+  const theirs = new Map(diffConfigurations(base, running).map((c) => [c.path, c]));
+  const conflicts: string[] = [];
+  for (const [path, mine] of ours) {
+    const other = theirs.get(path);
+    if (other && JSON.stringify(other.after) !== JSON.stringify(mine.after)) conflicts.push(path);
+  }
+  if (conflicts.length) return { conflicts };
+  const result = clone(ConfigurationSchema, running);
+  for (const col of collections) {
+    const byKey = new Map(col.items(result).map((i) => [col.key(i), i]));
+    for (const item of col.items(candidate)) if (ours.has(`${col.name}[${col.key(item)}]`)) byKey.set(col.key(item), clone(col.schema, item as never));
+    for (const item of col.items(base)) {
+      const k = col.key(item);
+      if (ours.get(`${col.name}[${k}]`)?.kind === ChangeKind.REMOVED) byKey.delete(k);
+    }
+    col.replace(result, [...byKey.values()].sort((x, y) => col.key(x).localeCompare(col.key(y))));
+  }
+  for (const [path, c] of ours) {
+    if (!path.startsWith("api_token_hashes[")) continue;
+    const id = idOf(path);
+    if (c.kind === ChangeKind.REMOVED) delete result.apiTokenHashes[id];
+    else result.apiTokenHashes[id] = candidate.apiTokenHashes[id]!;
+  }
+  if (ours.has("settings")) result.settings = candidate.settings ? clone(SettingsSchema, candidate.settings) : undefined;
+  return { config: result, conflicts };
+}
+
+/** A copy without secrets, for API responses. */
+export function redacted(c: Configuration): Configuration {
+  const copy = clone(ConfigurationSchema, c);
+  copy.apiTokenHashes = {};
+  return copy;
+}
+
+export const emptyConfiguration = (): Configuration => create(ConfigurationSchema);

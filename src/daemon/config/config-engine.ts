@@ -1,0 +1,379 @@
+// The configuration engine: the only writer of the box configuration. Candidate transactions, one-change
+// commits, confirmed commits (whose deadline is persisted in the revision and survives restarts), rollback,
+// conflict detection with rebase, apply-to-data-plane with restore on failure, and revision history.
+// Commits are serialized: one at a time, in call order, so that no update is ever lost.
+import { EventEmitter } from "node:events";
+import { randomBytes } from "node:crypto";
+import { clone, create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromMs, timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
+import {
+  CommitEventType,
+  RevisionSchema,
+  RevisionInfoSchema,
+  type Revision,
+  type RevisionInfo,
+} from "../../gen/orbital/config/v1/config_pb.js";
+import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
+import { OrbitalError, toOrbitalError } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import { DataplaneError, type Dataplane } from "../dataplane/dataplane.js";
+import type { CallContext } from "../rpc/call-context.js";
+import type { RevisionStore } from "../store/revision-store.js";
+import { diffConfigurations, rebase, type ItemChange } from "./collections.js";
+import { validateConfiguration } from "./config-validation.js";
+
+export const MIN_CONFIRM_MS = 10_000;
+export const MAX_CONFIRM_MS = 24 * 3600_000;
+const TRANSACTION_IDLE_MS = 3600_000;
+const MAX_TRANSACTIONS_PER_PRINCIPAL = 8;
+
+export interface Transaction {
+  id: string;
+  owner: string;
+  base: Configuration;
+  baseRevision: bigint;
+  candidate: Configuration;
+  createTime: Timestamp;
+  expiresAt: number;
+}
+
+export interface CommitEvent {
+  type: CommitEventType;
+  info: RevisionInfo;
+}
+
+interface CommitRequest {
+  next: Configuration;
+  author: string;
+  traceId: string;
+  comment?: string;
+  confirmMs?: number;
+  rolledBackTo?: bigint;
+  event: CommitEventType;
+}
+
+export interface EngineOptions {
+  store: RevisionStore;
+  dataplane: Dataplane;
+  log: Logger;
+  /** Revisions kept on disk (at least 2: a confirmed commit rolls back to its predecessor). */
+  keepRevisions?: number;
+}
+
+export class ConfigEngine {
+  private active: Revision;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly transactions = new Map<string, Transaction>();
+  private confirmTimer: NodeJS.Timeout | undefined;
+  private readonly events = new EventEmitter();
+  /** Why newer revisions were skipped at start-up; empty when the newest loaded. */
+  readonly fallback: string[];
+  private readonly keep: number;
+
+  private constructor(private readonly opts: EngineOptions, loaded: Revision | undefined, fallback: string[]) {
+    this.keep = Math.max(2, opts.keepRevisions ?? 50);
+    this.fallback = fallback;
+    this.active =
+      loaded ??
+      create(RevisionSchema, {
+        info: { revision: 0n, author: "system", comment: "empty configuration" },
+        configuration: create(ConfigurationSchema),
+      });
+    this.events.setMaxListeners(0);
+  }
+
+  /**
+   * Loads the newest good revision (falling back to older ones, never silently starting empty), makes the
+   * kernel match it, and re-arms a pending confirmed commit (rolling back at once if its deadline passed).
+   */
+  static async open(opts: EngineOptions): Promise<ConfigEngine> {
+    const { active, skipped } = opts.store.loadActive((rev) => validateConfiguration(rev.configuration!));
+    if (!active && skipped.length > 0) {
+      throw new Error(`no usable configuration revision in ${opts.store.dir}: ${skipped.join("; ")}`);
+    }
+    const engine = new ConfigEngine(opts, active, skipped);
+    if (skipped.length) opts.log.error({ active: engine.revision.toString(), skipped }, "configuration loaded from an older revision");
+    await opts.dataplane.apply(engine.running);
+    opts.log.info({ revision: engine.revision.toString(), dataplane: opts.dataplane.name }, "kernel reconciled to the active configuration");
+    engine.armConfirm();
+    return engine;
+  }
+
+  get running(): Configuration {
+    return this.active.configuration!;
+  }
+
+  get revision(): bigint {
+    return this.active.info!.revision;
+  }
+
+  get activeInfo(): RevisionInfo {
+    return this.active.info!;
+  }
+
+  onEvent(listener: (e: CommitEvent) => void): () => void {
+    this.events.on("commit", listener);
+    return () => this.events.off("commit", listener);
+  }
+
+  close(): void {
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+  }
+
+  // ----- transactions
+
+  begin(owner: string): Transaction {
+    this.sweep();
+    const open = [...this.transactions.values()].filter((t) => t.owner === owner).length;
+    if (open >= MAX_TRANSACTIONS_PER_PRINCIPAL) {
+      throw new OrbitalError({ reason: ErrorReason.TOO_MANY_TRANSACTIONS, message: `${owner} has ${open} open transactions`, metadata: { limit: MAX_TRANSACTIONS_PER_PRINCIPAL } });
+    }
+    const tx: Transaction = {
+      id: randomBytes(8).toString("hex"),
+      owner,
+      base: this.running,
+      baseRevision: this.revision,
+      candidate: clone(ConfigurationSchema, this.running),
+      createTime: timestampNow(),
+      expiresAt: Date.now() + TRANSACTION_IDLE_MS,
+    };
+    this.transactions.set(tx.id, tx);
+    return tx;
+  }
+
+  /** The caller's open transaction; NOT_FOUND or TRANSACTION_NOT_OWNED otherwise. */
+  transaction(id: string, principal: string): Transaction {
+    this.sweep();
+    const tx = this.transactions.get(id);
+    if (!tx) throw new OrbitalError({ reason: ErrorReason.TRANSACTION_NOT_FOUND, message: `transaction ${id} does not exist`, metadata: { transactionId: id } });
+    if (tx.owner !== principal) {
+      throw new OrbitalError({ reason: ErrorReason.TRANSACTION_NOT_OWNED, message: `transaction ${id} belongs to ${tx.owner}`, metadata: { transactionId: id, owner: tx.owner } });
+    }
+    return tx;
+  }
+
+  discard(id: string, principal: string): void {
+    this.transaction(id, principal);
+    this.transactions.delete(id);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, tx] of this.transactions) if (tx.expiresAt < now) this.transactions.delete(id);
+  }
+
+  /**
+   * Applies one change: staged in the transaction when `transactionId` is set (revision 0), otherwise
+   * committed at once as a one-change commit. `mutate` validates the item it changes and may throw; the
+   * configuration it was given is then thrown away.
+   */
+  async mutate<T>(ctx: CallContext, transactionId: string, mutate: (c: Configuration) => T): Promise<{ result: T; revision: bigint }> {
+    if (transactionId) {
+      const tx = this.transaction(transactionId, ctx.principal.user);
+      const staged = clone(ConfigurationSchema, tx.candidate);
+      const result = mutate(staged);
+      tx.candidate = staged;
+      tx.expiresAt = Date.now() + TRANSACTION_IDLE_MS;
+      return { result, revision: 0n };
+    }
+    return this.serialized(async () => {
+      const next = clone(ConfigurationSchema, this.running);
+      const result = mutate(next);
+      const info = await this.commitNow({ next, author: ctx.principal.user, traceId: ctx.trace.traceId, event: CommitEventType.COMMITTED });
+      return { result, revision: info.revision };
+    });
+  }
+
+  diff(tx: Transaction): { changes: ItemChange[]; runningRevision: bigint } {
+    return { changes: diffConfigurations(this.running, tx.candidate), runningRevision: this.revision };
+  }
+
+  /** Commits a transaction; CONFIG_CONFLICT when another commit changed the same items since it began. */
+  commit(ctx: CallContext, transactionId: string, comment: string, confirmMs: number | undefined): Promise<RevisionInfo> {
+    const tx = this.transaction(transactionId, ctx.principal.user);
+    return this.serialized(async () => {
+      let next = tx.candidate;
+      if (tx.baseRevision !== this.revision) {
+        const r = rebase(tx.base, tx.candidate, this.running);
+        if (!r.config) {
+          throw new OrbitalError({
+            reason: ErrorReason.CONFIG_CONFLICT,
+            message: `revision ${this.revision} changed ${r.conflicts.join(", ")} since this transaction began at revision ${tx.baseRevision}`,
+            metadata: { baseRevision: tx.baseRevision, runningRevision: this.revision },
+          });
+        }
+        next = r.config;
+      }
+      const info = await this.commitNow({
+        next,
+        author: ctx.principal.user,
+        traceId: ctx.trace.traceId,
+        comment,
+        ...(confirmMs !== undefined ? { confirmMs } : {}),
+        event: CommitEventType.COMMITTED,
+      });
+      this.transactions.delete(tx.id);
+      return info;
+    });
+  }
+
+  /** A new revision whose content equals revision `target`; cancels a pending confirmed commit. */
+  rollback(ctx: CallContext, target: bigint, comment: string, confirmMs: number | undefined): Promise<RevisionInfo> {
+    return this.serialized(async () => {
+      const old = this.readRevision(target);
+      return this.commitNow({
+        next: clone(ConfigurationSchema, old.configuration!),
+        author: ctx.principal.user,
+        traceId: ctx.trace.traceId,
+        comment: comment || `rollback to revision ${target}`,
+        rolledBackTo: target,
+        ...(confirmMs !== undefined ? { confirmMs } : {}),
+        event: CommitEventType.ROLLED_BACK,
+      });
+    });
+  }
+
+  /** Makes the pending confirmed commit permanent. */
+  confirm(): Promise<RevisionInfo> {
+    return this.serialized(async () => {
+      if (!this.active.info!.confirmDeadline) throw new OrbitalError({ reason: ErrorReason.NO_PENDING_CONFIRM, message: "no confirmed commit is waiting" });
+      const confirmed = clone(RevisionSchema, this.active);
+      confirmed.info!.confirmDeadline = undefined;
+      this.opts.store.write(confirmed);
+      this.active = confirmed;
+      if (this.confirmTimer) clearTimeout(this.confirmTimer);
+      this.emit(CommitEventType.CONFIRMED, confirmed.info!);
+      return confirmed.info!;
+    });
+  }
+
+  /** Revisions kept on disk, newest first. */
+  history(): RevisionInfo[] {
+    const out: RevisionInfo[] = [];
+    for (const n of this.opts.store.numbers()) {
+      try {
+        out.push(n === this.revision ? this.active.info! : this.opts.store.read(n).info!);
+      } catch {
+        // unreadable revisions are reported by health, not listed
+      }
+    }
+    return out;
+  }
+
+  readRevision(n: bigint): Revision {
+    if (n === 0n || n === this.revision) return this.active;
+    try {
+      return this.opts.store.read(n);
+    } catch {
+      throw new OrbitalError({ reason: ErrorReason.REVISION_NOT_FOUND, message: `revision ${n} is not kept`, metadata: { revision: n } });
+    }
+  }
+
+  // ----- the commit path
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** validate → apply → persist → publish. On any failure the kernel and the running configuration stay as they were. */
+  private async commitNow(req: CommitRequest): Promise<RevisionInfo> {
+    const pending = this.active.info!.confirmDeadline;
+    if (pending && req.event === CommitEventType.COMMITTED) {
+      throw new OrbitalError({
+        reason: ErrorReason.CONFIRM_PENDING,
+        message: `revision ${this.revision} waits for confirmation; confirm it or roll back first`,
+        metadata: { deadline: timestampDate(pending).toISOString() },
+      });
+    }
+    validateConfiguration(req.next);
+    // Number past every file on disk, unusable ones included: they are evidence, never overwritten.
+    const newestOnDisk = this.opts.store.numbers()[0] ?? 0n;
+    const info = create(RevisionInfoSchema, {
+      revision: (newestOnDisk > this.revision ? newestOnDisk : this.revision) + 1n,
+      author: req.author,
+      commitTime: timestampNow(),
+      comment: req.comment ?? "",
+      traceId: req.traceId,
+      rolledBackTo: req.rolledBackTo ?? 0n,
+      ...(req.confirmMs !== undefined ? { confirmDeadline: timestampFromMs(Date.now() + req.confirmMs) } : {}),
+    });
+    const next = create(RevisionSchema, { info, configuration: req.next });
+    await this.applyOrRestore(req.next);
+    try {
+      this.opts.store.write(next);
+    } catch (err) {
+      await this.restore(err);
+      throw toOrbitalError(err);
+    }
+    this.active = next;
+    this.opts.store.prune(this.keep);
+    this.opts.log.info({ revision: info.revision.toString(), author: info.author, event: CommitEventType[req.event] }, "configuration committed");
+    this.emit(req.event, info);
+    this.armConfirm();
+    return info;
+  }
+
+  private async applyOrRestore(next: Configuration): Promise<void> {
+    try {
+      await this.opts.dataplane.apply(next);
+    } catch (err) {
+      await this.restore(err);
+      const d = err instanceof DataplaneError ? err : undefined;
+      throw new OrbitalError({
+        reason: ErrorReason.DATAPLANE_REJECTED,
+        message: `the kernel refused ${d?.item ?? "the configuration"}: ${(err as Error).message}; the previous configuration was restored`,
+        metadata: { item: d?.item ?? "", operation: d?.operation ?? "apply", errno: d?.errno ?? "" },
+        cause: err,
+      });
+    }
+  }
+
+  /** Puts the kernel back to the running configuration after a failed commit. */
+  private async restore(cause: unknown): Promise<void> {
+    try {
+      await this.opts.dataplane.apply(this.running);
+    } catch (err) {
+      this.opts.log.error({ err, cause }, "restoring the previous configuration failed too; reconcile will retry on the next commit");
+    }
+  }
+
+  private emit(type: CommitEventType, info: RevisionInfo): void {
+    this.events.emit("commit", { type, info } satisfies CommitEvent);
+  }
+
+  /** Schedules the automatic rollback of a pending confirmed commit (at once if its deadline passed). */
+  private armConfirm(): void {
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    const deadline = this.active.info!.confirmDeadline;
+    if (!deadline) return;
+    const pendingRevision = this.revision;
+    const delay = Math.max(0, timestampDate(deadline).getTime() - Date.now());
+    this.confirmTimer = setTimeout(() => void this.expireConfirm(pendingRevision), delay);
+    this.confirmTimer.unref();
+  }
+
+  private async expireConfirm(pendingRevision: bigint): Promise<void> {
+    try {
+      await this.serialized(async () => {
+        if (this.revision !== pendingRevision || !this.active.info!.confirmDeadline) return;
+        const previous = this.readRevision(pendingRevision - 1n);
+        this.opts.log.warn({ revision: pendingRevision.toString(), restoring: (pendingRevision - 1n).toString() }, "confirmed commit not confirmed in time: rolling back");
+        await this.commitNow({
+          next: clone(ConfigurationSchema, previous.configuration!),
+          author: "system",
+          traceId: "",
+          comment: `automatic rollback: revision ${pendingRevision} was not confirmed in time`,
+          rolledBackTo: pendingRevision - 1n,
+          event: CommitEventType.CONFIRM_EXPIRED,
+        });
+      });
+    } catch (err) {
+      this.opts.log.error({ err }, "automatic rollback failed; retrying in 5 s");
+      this.confirmTimer = setTimeout(() => void this.expireConfirm(pendingRevision), 5000);
+      this.confirmTimer.unref();
+    }
+  }
+}
