@@ -20,7 +20,7 @@ import type { Logger } from "../../common/logger.js";
 import { DataplaneError, type Dataplane } from "../dataplane/dataplane.js";
 import type { CallContext } from "../rpc/call-context.js";
 import type { RevisionStore } from "../store/revision-store.js";
-import { diffConfigurations, rebase, type ItemChange } from "./collections.js";
+import { diffConfigurations, emptyConfiguration, rebase, type ItemChange } from "./collections.js";
 import { validateConfiguration } from "./config-validation.js";
 
 export const MIN_CONFIRM_MS = 10_000;
@@ -359,10 +359,11 @@ export class ConfigEngine {
     try {
       await this.serialized(async () => {
         if (this.revision !== pendingRevision || !this.active.info!.confirmDeadline) return;
-        const previous = this.readRevision(pendingRevision - 1n);
+        // Revision 0 is the empty configuration the box started with (it has no file).
+        const previous = pendingRevision === 1n ? emptyConfiguration() : this.readRevision(pendingRevision - 1n).configuration!;
         this.opts.log.warn({ revision: pendingRevision.toString(), restoring: (pendingRevision - 1n).toString() }, "confirmed commit not confirmed in time: rolling back");
         await this.commitNow({
-          next: clone(ConfigurationSchema, previous.configuration!),
+          next: clone(ConfigurationSchema, previous),
           author: "system",
           traceId: "",
           comment: `automatic rollback: revision ${pendingRevision} was not confirmed in time`,
