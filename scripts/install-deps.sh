@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and the tests use. python3-grpcio and python3-protobuf: the standard-client interop
 # test (test/interop) runs Debian's grpcio against the daemon through reflection, from /usr/bin/python3.
-packages=(python3 make g++ git python3-grpcio python3-protobuf)
+# nftables: the firewall data plane runs `nft`; test/dataplane/nftables.test.ts runs it in network namespaces
+# made with iproute2 and sends traffic with ping (iputils-ping).
+# libmnl-dev: the rtnetlink addon (native/rtnetlink) links libmnl; test/dataplane/rtnetlink.test.ts and
+# bench/route-install.mjs drive network namespaces with iproute2.
+packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2 iputils-ping libmnl-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

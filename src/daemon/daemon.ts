@@ -6,11 +6,15 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ConfigService } from "../gen/orbital/config/v1/config_pb.js";
+import { FirewallService } from "../gen/orbital/firewall/v1/firewall_pb.js";
+import { InterfaceService } from "../gen/orbital/interface/v1/interface_pb.js";
+import { RoutingService } from "../gen/orbital/routing/v1/routing_pb.js";
 import { HealthStatus, SystemService } from "../gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../gen/orbital/user/v1/user_pb.js";
 import { apiServices } from "../common/api-services.js";
 import type { Logger } from "../common/logger.js";
 import { Metrics } from "../common/metrics.js";
+import type { Dataplane } from "./dataplane/dataplane.js";
 import type { PeerCredentialReader } from "./auth/peer-credentials.js";
 import { principalFromPeer } from "./auth/principal.js";
 import type { InheritedSockets } from "./listeners/socket-activation.js";
@@ -25,11 +29,13 @@ import { reflectionService } from "./services/reflection-service.js";
 import { systemService } from "./services/system-service.js";
 import { userService } from "./services/user-service.js";
 import { ConfigEngine } from "./config/config-engine.js";
-import { LinuxDataplane } from "./dataplane/linux-dataplane.js";
-import { SimDataplane } from "./dataplane/sim-dataplane.js";
+import { createDataplane } from "./dataplane/create-dataplane.js";
 import { AuditLog } from "./store/audit-log.js";
 import { RevisionStore } from "./store/revision-store.js";
 import { configService } from "./services/config-service.js";
+import { firewallService } from "./services/firewall-service.js";
+import { interfaceService } from "./services/interface-service.js";
+import { routingService } from "./services/routing-service.js";
 import { UserDirectory } from "./users/user-directory.js";
 
 export interface DaemonDeps {
@@ -49,12 +55,13 @@ export class Daemon {
     readonly health: HealthState,
     private readonly engine: ConfigEngine,
     private readonly audit: AuditLog,
+    private readonly dataplane: Dataplane,
   ) {}
 
   static async start(opts: DaemonOptions, deps: DaemonDeps): Promise<Daemon> {
     const { log } = deps;
     const startedAt = Date.now();
-    const dataplane = opts.dataplane === "sim" ? new SimDataplane() : new LinuxDataplane();
+    const dataplane = createDataplane(opts.dataplane, log);
     const engine = await ConfigEngine.open({ store: new RevisionStore(opts.dataDir, log), dataplane, log });
     const audit = AuditLog.inDataDir(opts.dataDir);
     const users = new UserDirectory(engine);
@@ -78,6 +85,9 @@ export class Daemon {
       [SystemService, systemService({ engine, health, metrics, startedAt }) as unknown as AnyServiceImpl],
       [ConfigService, configService(engine) as unknown as AnyServiceImpl],
       [UserService, userService(engine) as unknown as AnyServiceImpl],
+      [InterfaceService, interfaceService(engine, dataplane) as unknown as AnyServiceImpl],
+      [RoutingService, routingService(engine, dataplane) as unknown as AnyServiceImpl],
+      [FirewallService, firewallService(engine, dataplane) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
       const impl = implemented.get(service);
@@ -101,13 +111,14 @@ export class Daemon {
       { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: engine.revision.toString() },
       "orbitald serving",
     );
-    return new Daemon(grpc, health, engine, audit);
+    return new Daemon(grpc, health, engine, audit, dataplane);
   }
 
   /** Stops accepting, drains calls in flight for up to `graceMs`, then closes everything. */
   async stop(graceMs: number): Promise<void> {
     await this.grpc.stop(graceMs);
     this.engine.close();
+    this.dataplane.close();
     await this.audit.close();
   }
 }

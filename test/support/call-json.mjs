@@ -17,10 +17,33 @@ async function callClientStream(requests) {
   const { $typeName: _, ...fields } = res;
   return [JSON.parse(JSON.stringify(fields, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
 }
+/**
+ * Server streams that never end by themselves (Watch*): with ORBITAL_STREAM_WINDOW_MS set, the stream is cancelled
+ * that long after the daemon's response headers (a refusal follows the headers at once), and the outcome is
+ * { ok: true, open: true }: the daemon accepted the call. Responses received until then are not reported.
+ */
+const windowMs = process.env.ORBITAL_STREAM_WINDOW_MS ? Number(process.env.ORBITAL_STREAM_WINDOW_MS) : undefined;
+async function callServerStream(req) {
+  const abort = new AbortController();
+  let timer;
+  const options = { signal: abort.signal, onTrace: () => (timer ??= setTimeout(() => abort.abort(), windowMs)) };
+  try {
+    return { responses: await sdk.callJson(transport, desc, req, options) };
+  } catch (e) {
+    if (abort.signal.aborted && e.code === 1) return { open: true };
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 try {
   const parsed = JSON.parse(request);
-  const responses = desc.methodKind === "client_streaming" ? await callClientStream(parsed) : await sdk.callJson(transport, desc, parsed);
-  console.log(JSON.stringify({ ok: true, responses }));
+  if (desc.methodKind === "server_streaming" && windowMs !== undefined) {
+    console.log(JSON.stringify({ ok: true, ...(await callServerStream(parsed)) }));
+  } else {
+    const responses = desc.methodKind === "client_streaming" ? await callClientStream(parsed) : await sdk.callJson(transport, desc, parsed);
+    console.log(JSON.stringify({ ok: true, responses }));
+  }
 } catch (e) {
   const error = { code: e.code, reason: e.reason, message: e.message, metadata: e.metadata, violations: e.violations, traceId: e.traceId };
   console.log(JSON.stringify({ ok: false, error }));

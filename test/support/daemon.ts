@@ -32,6 +32,8 @@ export interface DaemonStartOptions {
   noWait?: boolean;
   /** Daemon bundle to run; default dist/orbitald.mjs. */
   bundle?: string;
+  /** Run inside this network namespace (ip netns exec) with the Linux data plane; default: sim, host netns. */
+  netns?: string;
 }
 
 export class RunningDaemon {
@@ -111,7 +113,10 @@ export async function startDaemon(opts: DaemonStartOptions = {}): Promise<Runnin
   chmodSync(dir, 0o755); // clients running as other uids must reach the socket
   const socketPath = opts.socketPath ?? path.join(dir, "api.sock");
   const dataDir = opts.dataDir ?? path.join(dir, "data");
-  const proc = spawn(process.execPath, [opts.bundle ?? DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", "sim", "--drain-ms", "3000", ...(opts.args ?? [])], {
+  const daemonArgs = [opts.bundle ?? DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", opts.netns ? "linux" : "sim", "--drain-ms", "3000", ...(opts.args ?? [])];
+  // `ip netns exec` execs the command, so the child's pid is the daemon's.
+  const [command, args] = opts.netns ? ["ip", ["netns", "exec", opts.netns, process.execPath, ...daemonArgs]] : [process.execPath, daemonArgs];
+  const proc = spawn(command, args, {
     env: { ...process.env, ORBITAL_NATIVE_DIR: NATIVE_DIR, ORBITAL_LOG_LEVEL: "debug", ORBITAL_FAILPOINTS: "", ...opts.env },
     stdio: ["ignore", "ignore", "pipe", ...(opts.stdio ?? [])],
   });
@@ -135,6 +140,8 @@ export function orbitalGroup(): number {
 export interface CallResult {
   ok: boolean;
   responses?: unknown[];
+  /** Server stream still open when CallAsOptions.streamWindowMs ran out (the daemon accepted the call). */
+  open?: boolean;
   error?: { code: number; reason: string; message: string; metadata: Record<string, string>; violations: { field: string; description: string; reason?: string }[]; traceId?: string };
 }
 
@@ -142,7 +149,16 @@ export interface CallResult {
  * Calls an RPC (JSON request) from a child process running as `uid` (group "orbital", so that the socket's
  * 0660 mode lets it connect): authentication sees that uid through SO_PEERCRED.
  */
-export function callAs(socketPath: string, uid: number, method: string, request: unknown = {}): Promise<CallResult> {
+export interface CallAsOptions {
+  /**
+   * Server streams: cancel the stream this long after the daemon's response headers and report { ok: true,
+   * open: true } instead of waiting for its end (Watch* streams end only when cancelled). A refusal still
+   * comes back as the error: it follows the headers at once.
+   */
+  streamWindowMs?: number;
+}
+
+export function callAs(socketPath: string, uid: number, method: string, request: unknown = {}, options: CallAsOptions = {}): Promise<CallResult> {
   const gid = orbitalGroup();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(repoRoot, "test", "support", "call-json.mjs"), socketPath, method, JSON.stringify(request)], {
@@ -150,7 +166,11 @@ export function callAs(socketPath: string, uid: number, method: string, request:
       gid,
       cwd: "/",
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE, PATH: process.env.PATH },
+      env: {
+        ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE,
+        PATH: process.env.PATH,
+        ...(options.streamWindowMs !== undefined ? { ORBITAL_STREAM_WINDOW_MS: String(options.streamWindowMs) } : {}),
+      },
     });
     let out = "";
     let err = "";

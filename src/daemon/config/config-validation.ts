@@ -16,6 +16,16 @@ function missing(resourceType: string, name: string, referencedType: string, ref
 }
 
 export function validateConfiguration(c: Configuration): void {
+  // Two transactions may each add a user with the same uid; merged, a uid would map to two principals.
+  const uidOwner = new Map<number, string>();
+  for (const u of c.users) {
+    if (u.uid === undefined) continue;
+    const other = uidOwner.get(u.uid);
+    if (other !== undefined) {
+      throw new OrbitalError({ reason: ErrorReason.ALREADY_EXISTS, message: `uid ${u.uid} belongs to both "${other}" and "${u.name}"`, metadata: { resourceType: "user", name: other } });
+    }
+    uidOwner.set(u.uid, u.name);
+  }
   const roles = new Set(c.roles.map((r) => r.name));
   for (const u of c.users) if (!isBuiltinRole(u.role) && !roles.has(u.role)) throw missing("user", u.name, "role", u.role);
   const users = new Set([SUPERUSER, ...c.users.map((u) => u.name)]);

@@ -1,14 +1,31 @@
-// The simulated data plane, for unit tests only: remembers what it was asked to apply, and fails on request
-// (ORBITAL_SIM_FAIL_ITEM names an item path; any configuration holding that item is refused), so that the
-// config engine's apply-failure and restore paths can be exercised without a kernel.
+// The simulated data plane, for unit tests only: a fixed set of links (lo, eth0, eth1) plus the configured
+// VLANs, "installs" what it is asked to apply, and fails on request (ORBITAL_SIM_FAIL_ITEM names an item
+// path; any configuration holding that item is refused), so that the config engine's apply-failure and
+// restore paths can be exercised without a kernel.
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { diffConfigurations, emptyConfiguration } from "../config/collections.js";
-import { DataplaneError, type Dataplane } from "./dataplane.js";
+import { parseInterfaceAddress } from "../validation/ip.js";
+import { routeSpecOf } from "./kernel-routes.js";
+import { DataplaneError, type Dataplane, type RuleCounters } from "./dataplane.js";
+import { type AddressInfo, type LinkInfo, type NetlinkEvent, type RouteInfo } from "./netlink/rtnetlink-types.js";
+
+const zeroStats = { rxBytes: 0n, rxPackets: 0n, rxErrors: 0n, rxDropped: 0n, txBytes: 0n, txPackets: 0n, txErrors: 0n, txDropped: 0n };
+const physical = (ifindex: number, name: string, loopback = false): LinkInfo => ({
+  ifindex,
+  name,
+  kind: "",
+  loopback,
+  up: true,
+  operState: loopback ? 0 : 6,
+  mtu: loopback ? 65536 : 1500,
+  mac: loopback ? "00:00:00:00:00:00" : `52:54:00:00:00:0${ifindex}`,
+  alias: "",
+  stats: zeroStats,
+});
 
 export class SimDataplane implements Dataplane {
   readonly name = "sim";
-  /** Every configuration applied, in order. */
-  readonly applied: Configuration[] = [];
+  private current: Configuration = emptyConfiguration();
 
   constructor(private readonly failItem = process.env.ORBITAL_SIM_FAIL_ITEM ?? "") {}
 
@@ -16,6 +33,47 @@ export class SimDataplane implements Dataplane {
     if (this.failItem && diffConfigurations(emptyConfiguration(), config).some((c) => c.path === this.failItem)) {
       throw new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL");
     }
-    this.applied.push(config);
+    this.current = config;
   }
+
+  async links(): Promise<LinkInfo[]> {
+    const links = [physical(1, "lo", true), physical(2, "eth0"), physical(3, "eth1")];
+    for (const i of this.current.interfaces) {
+      const parent = links.find((l) => l.name === i.vlan?.parent);
+      if (i.vlan && parent) links.push({ ...physical(links.length + 1, i.name), kind: "vlan", parentIndex: parent.ifindex, vlanId: i.vlan.vlanId });
+    }
+    for (const l of links) {
+      const c = this.current.interfaces.find((i) => i.name === l.name);
+      if (c?.mtu) l.mtu = c.mtu;
+      if (c?.description) l.alias = c.description;
+      if (c?.adminState === 2) l.up = false;
+    }
+    return links;
+  }
+
+  async addresses(): Promise<AddressInfo[]> {
+    const links = await this.links();
+    return this.current.interfaces.flatMap((i) =>
+      i.addresses.flatMap((a) => {
+        const p = parseInterfaceAddress(a.cidr);
+        const link = links.find((l) => l.name === i.name);
+        return typeof p === "string" || !link ? [] : [{ ifindex: link.ifindex, family: p.family, address: p.address, prefixLength: p.prefixLength, scope: 0 }];
+      }),
+    );
+  }
+
+  async routes(): Promise<RouteInfo[]> {
+    const links = await this.links();
+    return this.current.routes.map((r) => ({ ...routeSpecOf(r, (name) => links.find((l) => l.name === name)?.ifindex), scope: 0 }));
+  }
+
+  async ruleCounters(): Promise<Map<string, RuleCounters>> {
+    return new Map(this.current.firewallRules.filter((r) => r.counter).map((r) => [r.name, { packets: 0n, bytes: 0n }]));
+  }
+
+  subscribe(_listener: (e: NetlinkEvent) => void): () => void {
+    return () => undefined;
+  }
+
+  close(): void {}
 }

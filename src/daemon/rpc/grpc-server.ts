@@ -31,6 +31,8 @@ export interface GrpcLimits {
   maxInFlightPerConnection: number;
   /** Open connections; more are closed at accept. */
   maxConnections: number;
+  /** Every this long each connection gets a PING; one not answered within as long again is closed, ms. */
+  keepaliveMs: number;
 }
 
 export const defaultLimits: GrpcLimits = {
@@ -38,6 +40,7 @@ export const defaultLimits: GrpcLimits = {
   maxConcurrentStreams: 64,
   maxInFlightPerConnection: 32,
   maxConnections: 256,
+  keepaliveMs: 5_000,
 };
 
 export interface GrpcServerDeps {
@@ -88,6 +91,11 @@ export class GrpcServer {
       "grpc.max_receive_message_length": this.limits.maxMessageBytes,
       "grpc.max_send_message_length": 64 << 20,
       "grpc.max_concurrent_streams": this.limits.maxConcurrentStreams,
+      // After a protocol error, nghttp2 sends GOAWAY and stops reading, and Node never closes the socket: the
+      // connection stays open even once the peer is gone, and maxConnections of them lock every client out.
+      // An unanswered PING is the only way to find such a connection (or a vanished peer) and close it.
+      "grpc.keepalive_time_ms": this.limits.keepaliveMs,
+      "grpc.keepalive_timeout_ms": this.limits.keepaliveMs,
     });
     this.inject = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   }

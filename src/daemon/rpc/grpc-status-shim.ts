@@ -11,9 +11,12 @@ import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../common/err
 import { traceFromParent } from "../../common/trace.js";
 
 function reasonFor(status: grpc.StatusObject): ErrorReason | { code: number; wire: string } {
-  if (status.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/i.test(status.details)) return ErrorReason.MESSAGE_TOO_LARGE;
+  // "larger than max (n vs m)" on the wire, "decompresses to a size larger than m" for a gzip/deflate bomb
+  if (status.code === grpc.status.RESOURCE_EXHAUSTED && /larger than/i.test(status.details)) return ErrorReason.MESSAGE_TOO_LARGE;
   if (status.code === grpc.status.DEADLINE_EXCEEDED) return ErrorReason.DEADLINE_EXCEEDED;
-  if (status.code === grpc.status.UNIMPLEMENTED) return { code: status.code, wire: "UNIMPLEMENTED" };
+  // grpc-js's own UNIMPLEMENTED: an unsupported grpc-encoding, or zero or several messages on a unary method.
+  // UNSUPPORTED is the catalogue reason with that code ("UNIMPLEMENTED" is not a catalogue reason).
+  if (status.code === grpc.status.UNIMPLEMENTED) return ErrorReason.UNSUPPORTED;
   if (status.code === grpc.status.CANCELLED) return { code: status.code, wire: "CANCELLED" };
   return ErrorReason.MALFORMED_MESSAGE;
 }

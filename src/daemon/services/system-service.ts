@@ -1,13 +1,16 @@
 // System service: version and build information, health, metrics and box-wide settings.
+import { isIP } from "node:net";
 import os from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { SettingsSchema, type SystemService } from "../../gen/orbital/system/v1/system_pb.js";
 import { apiPackages } from "../../common/api-services.js";
 import type { Metrics } from "../../common/metrics.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
 import type { ConfigEngine } from "../config/config-engine.js";
 import { applyFieldMask } from "../validation/field-mask.js";
+import { invalidField } from "../../common/errors.js";
 import { Violations } from "../validation/violations.js";
 import type { HealthState } from "./health-state.js";
 import { buildInfo } from "../build-info.js";
@@ -20,6 +23,8 @@ function validateSettings(s: ReturnType<typeof create<typeof SettingsSchema>>): 
   const rest = s.rest;
   if (rest) {
     v.check(rest.port <= 65535, "settings.rest.port", "must be 1..65535");
+    // RestListener.address: "an IPv4 or IPv6 address, or empty"; anything else would only fail at bind time.
+    if (rest.address !== "") v.check(isIP(rest.address) !== 0, "settings.rest.address", "must be an IPv4 or IPv6 address, or empty for all", ErrorReason.INVALID_ADDRESS, rest.address);
     v.check((rest.tlsCertificatePath === "") === (rest.tlsKeyPath === ""), "settings.rest.tls_key_path", "certificate and key are set together or not at all");
   }
   v.throwIfAny();
@@ -56,6 +61,8 @@ export function systemService(deps: { engine: ConfigEngine; health: HealthState;
     },
 
     async updateSettings(req, ctx) {
+      // settings is REQUIRED: without it, the empty mask ("every field") would silently reset every setting.
+      if (!req.settings) throw invalidField("settings", "is required");
       const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         const updated = applyFieldMask(SettingsSchema, config.settings ?? create(SettingsSchema), req.settings ?? create(SettingsSchema), req.updateMask, ["hostname", "rest"]);
         validateSettings(updated);

@@ -14,18 +14,12 @@ import { mintToken } from "../users/token-secrets.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { paginate } from "../validation/pagination.js";
 import { checkDescription, Violations } from "../validation/violations.js";
+import { alreadyExists, inUse, notFound } from "./resource-errors.js";
 
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const MAX_UID = 4294967294;
 
-function notFound(resourceType: string, name: string): OrbitalError {
-  return new OrbitalError({ reason: ErrorReason.NOT_FOUND, message: `${resourceType} "${name}" does not exist`, metadata: { resourceType, name } });
-}
-
-function exists(resourceType: string, name: string): OrbitalError {
-  return new OrbitalError({ reason: ErrorReason.ALREADY_EXISTS, message: `${resourceType} "${name}" exists already`, metadata: { resourceType, name } });
-}
 
 function immutable(name: string): OrbitalError {
   return new OrbitalError({ reason: ErrorReason.BUILTIN_IMMUTABLE, message: `"${name}" is built in and cannot be changed`, metadata: { name } });
@@ -43,12 +37,21 @@ function validateUser(config: Configuration, user: User, field: string): void {
   v.check(USER_NAME.test(user.name), `${field}.name`, "1..32 characters matching ^[a-z_][a-z0-9_-]*$");
   if (user.uid !== undefined) {
     v.check(user.uid >= 1 && user.uid <= MAX_UID, `${field}.uid`, `must be 1..${MAX_UID} (uid 0 is the built-in superuser)`);
-    const owner = config.users.find((u) => u.uid === user.uid && u.name !== user.name);
-    v.check(!owner, `${field}.uid`, `uid ${user.uid} belongs to user "${owner?.name}" already`);
   }
   v.check(user.role !== "", `${field}.role`, "is required");
   checkDescription(v, `${field}.description`, user.description);
   v.throwIfAny();
+  // The proto promises ALREADY_EXISTS when the uid is taken (as for the name), not INVALID_FIELD: the value is
+  // valid, it collides with the existing user named in the metadata.
+  const owner = user.uid === undefined ? undefined : config.users.find((u) => u.uid === user.uid && u.name !== user.name);
+  if (owner) {
+    throw new OrbitalError({
+      reason: ErrorReason.ALREADY_EXISTS,
+      message: `uid ${user.uid} belongs to user "${owner.name}" already`,
+      metadata: { resourceType: "user", name: owner.name },
+      violations: [{ field: `${field}.uid`, description: `uid ${user.uid} belongs to user "${owner.name}" already`, reason: "ALREADY_EXISTS" }],
+    });
+  }
   if (!roleExists(config, user.role)) {
     throw new OrbitalError({
       reason: ErrorReason.REFERENCE_MISSING,
@@ -104,10 +107,10 @@ export function userService(engine: ConfigEngine): ServiceImpl<typeof UserServic
       const user = clone(UserSchema, req.user ?? create(UserSchema));
       user.builtin = false;
       user.createTime = timestampNow();
-      if (user.name === SUPERUSER) throw exists("user", SUPERUSER);
+      if (user.name === SUPERUSER) throw alreadyExists("user", SUPERUSER);
       const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
         validateUser(config, user, "user");
-        if (findUser(config, user.name)) throw exists("user", user.name);
+        if (findUser(config, user.name)) throw alreadyExists("user", user.name);
         config.users.push(user);
         config.users.sort((a, b) => a.name.localeCompare(b.name));
       });
@@ -157,10 +160,10 @@ export function userService(engine: ConfigEngine): ServiceImpl<typeof UserServic
     async createRole(req, ctx) {
       const role = clone(RoleSchema, req.role ?? create(RoleSchema));
       role.builtin = false;
-      if (isBuiltinRole(role.name)) throw exists("role", role.name);
+      if (isBuiltinRole(role.name)) throw alreadyExists("role", role.name);
       validateRole(role, "role");
       const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
-        if (findRole(config, role.name)) throw exists("role", role.name);
+        if (findRole(config, role.name)) throw alreadyExists("role", role.name);
         config.roles.push(role);
         config.roles.sort((a, b) => a.name.localeCompare(b.name));
       });
@@ -187,13 +190,7 @@ export function userService(engine: ConfigEngine): ServiceImpl<typeof UserServic
         const i = config.roles.findIndex((r) => r.name === req.name);
         if (i < 0) throw notFound("role", req.name);
         const users = config.users.filter((u) => u.role === req.name).map((u) => u.name);
-        if (users.length > 0) {
-          throw new OrbitalError({
-            reason: ErrorReason.RESOURCE_IN_USE,
-            message: `role "${req.name}" is held by ${users.join(", ")}`,
-            metadata: { resourceType: "role", name: req.name, usedBy: users.join(",") },
-          });
-        }
+        if (users.length > 0) throw inUse("role", req.name, users);
         config.roles.splice(i, 1);
       });
       return { revision };

@@ -5,15 +5,16 @@ import { reasonEntry } from "../../common/error-reasons.js";
 import { OrbitalError, type FieldViolation } from "../../common/errors.js";
 
 export class Violations {
-  private readonly list: (FieldViolation & { value: ErrorReason })[] = [];
+  private readonly list: (FieldViolation & { value: ErrorReason; offending?: string })[] = [];
 
-  add(field: string, description: string, reason = ErrorReason.INVALID_FIELD): void {
-    this.list.push({ field, description, reason: reasonEntry(reason).wire, value: reason });
+  /** `offending` is the bad value, for reasons whose catalogue metadata names it (INVALID_ADDRESS, INVALID_PREFIX). */
+  add(field: string, description: string, reason = ErrorReason.INVALID_FIELD, offending?: string): void {
+    this.list.push({ field, description, reason: reasonEntry(reason).wire, value: reason, ...(offending !== undefined ? { offending } : {}) });
   }
 
   /** Adds a violation unless `ok`. */
-  check(ok: boolean, field: string, description: string, reason = ErrorReason.INVALID_FIELD): void {
-    if (!ok) this.add(field, description, reason);
+  check(ok: boolean, field: string, description: string, reason = ErrorReason.INVALID_FIELD, offending?: string): void {
+    if (!ok) this.add(field, description, reason, offending);
   }
 
   throwIfAny(): void {
@@ -22,7 +23,8 @@ export class Violations {
     throw new OrbitalError({
       reason: first.value,
       message: this.list.map((v) => `${v.field}: ${v.description}`).join("; "),
-      metadata: { field: first.field },
+      // The error's reason is the first violation's, so its metadata must carry that reason's keys too.
+      metadata: { field: first.field, ...(first.offending !== undefined ? { value: first.offending } : {}) },
       violations: this.list.map(({ field, description, reason }) => ({ field, description, reason })),
     });
   }

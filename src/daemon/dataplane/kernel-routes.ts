@@ -1,0 +1,43 @@
+// Translation between configured routes (API types) and kernel route specs: route type numbers, the main
+// table default, our protocol number, and the key that identifies a route in both worlds.
+import { RouteType as ApiRouteType, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
+import { parseAddress, parsePrefix } from "../validation/ip.js";
+import { MAIN_TABLE, ORBITAL_ROUTE_PROTOCOL, RouteType, type RouteSpec } from "./netlink/rtnetlink-types.js";
+
+const kernelType: Record<ApiRouteType, RouteType> = {
+  [ApiRouteType.UNSPECIFIED]: RouteType.UNICAST,
+  [ApiRouteType.UNICAST]: RouteType.UNICAST,
+  [ApiRouteType.BLACKHOLE]: RouteType.BLACKHOLE,
+  [ApiRouteType.UNREACHABLE]: RouteType.UNREACHABLE,
+  [ApiRouteType.PROHIBIT]: RouteType.PROHIBIT,
+};
+
+export function apiRouteType(kernel: number): ApiRouteType {
+  const hit = Object.entries(kernelType).find(([api, k]) => k === kernel && Number(api) !== ApiRouteType.UNSPECIFIED);
+  return hit ? (Number(hit[0]) as ApiRouteType) : ApiRouteType.UNSPECIFIED;
+}
+
+/** The kernel spec of a validated configured route; `ifindexOf` resolves its interface (undefined: absent). */
+export function routeSpecOf(r: Route, ifindexOf: (name: string) => number | undefined): RouteSpec {
+  const p = parsePrefix(r.destination?.cidr ?? "");
+  if (typeof p === "string") throw new Error(p);
+  const spec: RouteSpec = {
+    family: p.family,
+    table: r.table || MAIN_TABLE,
+    destination: p.cidr,
+    priority: r.metric,
+    protocol: ORBITAL_ROUTE_PROTOCOL,
+    type: kernelType[r.type],
+  };
+  if (r.gateway?.address) spec.gateway = parseAddress(r.gateway.address)?.address ?? r.gateway.address;
+  if (r.interface) {
+    const oif = ifindexOf(r.interface);
+    if (oif !== undefined) spec.oif = oif;
+  }
+  return spec;
+}
+
+/** Identity of a kernel route for reconciling: table, destination and priority (metric). */
+export function kernelRouteKey(r: Pick<RouteSpec, "table" | "destination" | "priority">): string {
+  return `${r.table}|${r.destination}|${r.priority}`;
+}

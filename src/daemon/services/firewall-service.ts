@@ -1,0 +1,207 @@
+// Firewall service: ordered rules and named prefix sets in the configuration (compiled by the data plane
+// into one nftables table of orbitald's own), rule counters from the kernel, and bulk prefix-set loading.
+import { clone, create } from "@bufbuild/protobuf";
+import { AddressFamily, IpPrefixSchema } from "../../gen/orbital/api/v1/ip_pb.js";
+import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
+import {
+  Chain,
+  PrefixSetEntryFailureSchema,
+  PrefixSetSchema,
+  RuleCountersSchema,
+  RuleSchema,
+  type FirewallService,
+  type PrefixSetEntryFailure,
+  type Rule,
+} from "../../gen/orbital/firewall/v1/firewall_pb.js";
+import { toOrbitalError } from "../../common/errors.js";
+import type { ConfigEngine } from "../config/config-engine.js";
+import type { Dataplane } from "../dataplane/dataplane.js";
+import type { ServiceImpl } from "../rpc/service-impl.js";
+import { applyFieldMask } from "../validation/field-mask.js";
+import { parsePrefix } from "../validation/ip.js";
+import { validatePrefixSet, validateRule } from "../validation/network-rules.js";
+import { paginate } from "../validation/pagination.js";
+import { Violations } from "../validation/violations.js";
+import { alreadyExists, inUse, notFound } from "./resource-errors.js";
+
+const MAX_BATCH_ITEMS = 10_000;
+
+const byEvaluationOrder = (a: Rule, b: Rule) => a.chain - b.chain || a.sequence - b.sequence;
+const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+
+function setUsers(config: Configuration, set: string): string[] {
+  return config.firewallRules
+    .filter((r) => [r.match?.source, r.match?.destination].some((m) => m?.match.case === "prefixSet" && m.match.value === set))
+    .map((r) => `rule ${r.name}`);
+}
+
+function checkedRule(r: Rule, config: Configuration): Rule {
+  const rule = clone(RuleSchema, r);
+  rule.counters = undefined;
+  const v = new Violations();
+  validateRule(v, rule, "rule", config);
+  v.throwIfAny();
+  return rule;
+}
+
+export function firewallService(engine: ConfigEngine, dataplane: Dataplane): ServiceImpl<typeof FirewallService> {
+  const withCounters = async (rules: Rule[]) => {
+    const counters = await dataplane.ruleCounters();
+    return rules.map((r) => {
+      const out = clone(RuleSchema, r);
+      const c = counters.get(r.name);
+      if (c) out.counters = create(RuleCountersSchema, { packets: c.packets, bytes: c.bytes });
+      return out;
+    });
+  };
+
+  return {
+    async listRules(req) {
+      const rules = engine.running.firewallRules.filter((r) => req.chain === Chain.UNSPECIFIED || r.chain === req.chain);
+      const { items, page } = paginate(rules, req.page, `rules:${req.chain}`);
+      return { rules: await withCounters(items), page };
+    },
+
+    async getRule(req) {
+      const rule = engine.running.firewallRules.find((r) => r.name === req.name);
+      if (!rule) throw notFound("firewall rule", req.name);
+      return { rule: (await withCounters([rule]))[0]! };
+    },
+
+    async createRule(req, ctx) {
+      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
+        const rule = checkedRule(req.rule ?? create(RuleSchema), config);
+        if (config.firewallRules.some((r) => r.name === rule.name)) throw alreadyExists("firewall rule", rule.name);
+        config.firewallRules.push(rule);
+        config.firewallRules.sort(byEvaluationOrder);
+        return rule;
+      });
+      return { rule: result, revision };
+    },
+
+    async updateRule(req, ctx) {
+      const name = req.rule?.name ?? "";
+      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
+        const n = config.firewallRules.findIndex((r) => r.name === name);
+        if (n < 0) throw notFound("firewall rule", name);
+        const merged = applyFieldMask(RuleSchema, config.firewallRules[n]!, req.rule!, req.updateMask, ["chain", "sequence", "match", "action", "counter", "description"]);
+        config.firewallRules[n] = checkedRule(merged, config);
+        config.firewallRules.sort(byEvaluationOrder);
+        return merged;
+      });
+      return { rule: result, revision };
+    },
+
+    async deleteRule(req, ctx) {
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
+        const n = config.firewallRules.findIndex((r) => r.name === req.name);
+        if (n < 0) throw notFound("firewall rule", req.name);
+        config.firewallRules.splice(n, 1);
+      });
+      return { revision };
+    },
+
+    async listPrefixSets(req) {
+      const { items, page } = paginate(engine.running.prefixSets, req.page, "prefix-sets");
+      return { prefixSets: items, page };
+    },
+
+    async getPrefixSet(req) {
+      const set = engine.running.prefixSets.find((s) => s.name === req.name);
+      if (!set) throw notFound("prefix set", req.name);
+      return { prefixSet: set };
+    },
+
+    async createPrefixSet(req, ctx) {
+      const set = clone(PrefixSetSchema, req.prefixSet ?? create(PrefixSetSchema));
+      const v = new Violations();
+      validatePrefixSet(v, set, "prefix_set");
+      v.throwIfAny();
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
+        if (config.prefixSets.some((s) => s.name === set.name)) throw alreadyExists("prefix set", set.name);
+        config.prefixSets.push(set);
+        config.prefixSets.sort(byName);
+      });
+      return { prefixSet: set, revision };
+    },
+
+    async updatePrefixSet(req, ctx) {
+      const name = req.prefixSet?.name ?? "";
+      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
+        const n = config.prefixSets.findIndex((s) => s.name === name);
+        if (n < 0) throw notFound("prefix set", name);
+        const merged = applyFieldMask(PrefixSetSchema, config.prefixSets[n]!, req.prefixSet!, req.updateMask, ["prefixes", "description"]);
+        const v = new Violations();
+        validatePrefixSet(v, merged, "prefix_set");
+        v.throwIfAny();
+        config.prefixSets[n] = merged;
+        return merged;
+      });
+      return { prefixSet: result, revision };
+    },
+
+    async deletePrefixSet(req, ctx) {
+      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
+        const n = config.prefixSets.findIndex((s) => s.name === req.name);
+        if (n < 0) throw notFound("prefix set", req.name);
+        const users = setUsers(config, req.name);
+        if (users.length) throw inUse("prefix set", req.name, users);
+        config.prefixSets.splice(n, 1);
+      });
+      return { revision };
+    },
+
+    async bulkUpdatePrefixSetEntries(batches, ctx) {
+      // set name → cidr → true (add) / false (remove), in stream order; failures by item index.
+      const ops = new Map<string, Map<string, { add: boolean; index: bigint }>>();
+      const failures: PrefixSetEntryFailure[] = [];
+      let index = 0n;
+      let transactionId: string | undefined;
+      const fail = (i: bigint, set: string, cidr: string, reason: string, description: string) =>
+        failures.push(create(PrefixSetEntryFailureSchema, { index: i, prefixSet: set, cidr, reason, description }));
+      for await (const batch of batches) {
+        transactionId ??= batch.transactionId;
+        const v = new Violations();
+        v.check(batch.transactionId === transactionId, "transaction_id", "must be the same in every batch");
+        v.check(batch.adds.length + batch.removes.length <= MAX_BATCH_ITEMS, "adds", `at most ${MAX_BATCH_ITEMS} items per batch`);
+        v.throwIfAny();
+        const setOps = ops.get(batch.prefixSet) ?? new Map<string, { add: boolean; index: bigint }>();
+        ops.set(batch.prefixSet, setOps);
+        for (const [list, add] of [[batch.adds, true], [batch.removes, false]] as const) {
+          for (const pfx of list) {
+            const i = index++;
+            const p = parsePrefix(pfx.cidr);
+            if (typeof p === "string") fail(i, batch.prefixSet, pfx.cidr, "INVALID_PREFIX", p);
+            else setOps.set(p.cidr, { add, index: i });
+          }
+        }
+      }
+      let added = 0n;
+      let removed = 0n;
+      const { revision } = await engine.mutate(ctx, transactionId ?? "", (config) => {
+        for (const [name, setOps] of ops) {
+          const set = config.prefixSets.find((s) => s.name === name);
+          if (!set) {
+            const e = toOrbitalError(notFound("prefix set", name));
+            for (const [cidr, op] of setOps) fail(op.index, name, cidr, e.reason, e.message);
+            continue;
+          }
+          const family = set.family === AddressFamily.IPV4 ? 4 : 6;
+          const present = new Set(set.prefixes.map((p) => p.cidr));
+          for (const [cidr, op] of setOps) {
+            const isV6 = cidr.includes(":");
+            if ((family === 6) !== isV6) fail(op.index, name, cidr, "INVALID_PREFIX", `${cidr} is not IPv${family}`);
+            else if (op.add) {
+              if (!present.has(cidr)) added++;
+              present.add(cidr);
+            } else if (present.delete(cidr)) removed++;
+            else fail(op.index, name, cidr, "NOT_FOUND", `${cidr} is not in prefix set "${name}"`);
+          }
+          set.prefixes = [...present].map((cidr) => create(IpPrefixSchema, { cidr }));
+        }
+      });
+      failures.sort((a, b) => (a.index < b.index ? -1 : 1));
+      return { added, removed, failures, revision };
+    },
+  };
+}
