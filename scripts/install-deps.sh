@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # made with iproute2 and sends traffic with ping (iputils-ping).
 # libmnl-dev: the rtnetlink addon (native/rtnetlink) links libmnl; test/dataplane/rtnetlink.test.ts and
 # bench/route-install.mjs drive network namespaces with iproute2.
-packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2 iputils-ping libmnl-dev)
+# tmux: test/cli/orbctl-shell.test.ts drives `orbctl shell` through a real pseudo-terminal.
+packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2 iputils-ping libmnl-dev tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,7 +21,9 @@ export function nativeAddonDirs(): string[] {
  * ("<name> addon not loadable (<file>: missing; <file>: <error>)").
  */
 export function loadNativeAddon<T>(name: string, dirs: string[] = nativeAddonDirs()): NativeAddon<T> {
-  const require = createRequire(import.meta.url);
+  // Based on execPath, not import.meta.url: the single executable is CommonJS (no import.meta) and its own require
+  // loads only built-ins. The base does not matter here: the addons are required by absolute path.
+  const require = createRequire(process.execPath);
   const tried: string[] = [];
   for (const dir of dirs) {
     const file = path.join(dir, `${name}.node`);

@@ -37,7 +37,11 @@ export function routeSpecOf(r: Route, ifindexOf: (name: string) => number | unde
   return spec;
 }
 
-/** Identity of a kernel route for reconciling: table, destination and priority (metric). */
-export function kernelRouteKey(r: Pick<RouteSpec, "table" | "destination" | "priority">): string {
-  return `${r.table}|${r.destination}|${r.priority}`;
+/** The kernel stores IPv6 routes given priority 0 with its default metric 1024 and reports that. */
+const IPV6_DEFAULT_METRIC = 1024;
+
+/** Identity of a kernel route for reconciling: table, destination and priority (metric, as the kernel keeps it). */
+export function kernelRouteKey(r: Pick<RouteSpec, "family" | "table" | "destination" | "priority">): string {
+  const priority = r.family === 6 && r.priority === 0 ? IPV6_DEFAULT_METRIC : r.priority;
+  return `${r.table}|${r.destination}|${priority}`;
 }

@@ -33,7 +33,6 @@ export interface RtnetlinkError extends Error {
 declare const preparedBrand: unique symbol;
 /** Operations validated and serialized by the addon, consumed by one execute(). */
 type PreparedOps = { readonly [preparedBrand]: true };
-type NativeEvent = NetlinkEvent | { type: "overrun" };
 
 /** A dump flattened by the addon: fixed numbers per record, and their strings joined (decodeRoutes/decodeAddresses). */
 interface Flat {
@@ -41,12 +40,24 @@ interface Flat {
   strings: string;
 }
 
+/** Events flattened by the addon (decodeEvents); link events as objects in `links`. */
+interface FlatEvents extends Flat {
+  links: LinkInfo[];
+}
+
+interface NativeSubscription {
+  /** Up to `max` waiting events, or undefined when none wait. */
+  take(max: number): FlatEvents | undefined;
+  stop(): void;
+}
+
 interface NativeSocket {
   listLinks(): Promise<LinkInfo[]>;
   listAddresses(): Promise<Flat>;
   listRoutes(table?: number, protocol?: number): Promise<Flat>;
   execute(prepared: PreparedOps[]): Promise<{ errnos: Int32Array; messages: [number, string][] }>;
-  subscribe(callback: (events: NativeEvent[]) => void): { stop(): void };
+  /** `signal` runs (on the event loop) when events wait after none did. */
+  subscribe(signal: () => void): NativeSubscription;
   close(): void;
 }
 
@@ -57,6 +68,8 @@ interface RtnetlinkAddon {
 
 /** Operations validated and serialized per turn of the event loop (a few milliseconds each). */
 const PREPARE_CHUNK = 8192;
+/** Events decoded and dispatched per turn of the event loop. */
+const EVENTS_PER_TURN = 2048;
 
 let cached: RtnetlinkAddon | undefined;
 
@@ -88,7 +101,9 @@ class NativeRtnetlinkSocket implements RtnetlinkSocket {
   /** Settles once the previous call has been handed to the addon: keeps calls in order. */
   private handedOver: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<Listener>();
-  private subscription: { stop(): void } | undefined;
+  private subscription: NativeSubscription | undefined;
+  /** A drain of the waiting events is under way (one slice per turn of the event loop). */
+  private draining = false;
 
   constructor(
     private readonly addon: RtnetlinkAddon,
@@ -124,7 +139,7 @@ class NativeRtnetlinkSocket implements RtnetlinkSocket {
     if (this.closed) throw closedError();
     const entry: Listener = { listener, onOverrun };
     // One kernel subscription, shared by every listener, alive while there is one.
-    this.subscription ??= this.native.subscribe((events) => this.dispatch(events));
+    this.subscription ??= this.native.subscribe(() => this.drain());
     this.listeners.add(entry);
     return () => {
       if (!this.listeners.delete(entry) || this.listeners.size > 0) return;
@@ -157,13 +172,29 @@ class NativeRtnetlinkSocket implements RtnetlinkSocket {
     return turn.then((boxed) => boxed.result);
   }
 
-  private dispatch(events: NativeEvent[]): void {
+  /** Takes the waiting events a slice at a time, one slice per turn of the event loop, until none wait. */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const step = () => {
+      const flat = this.subscription?.take(EVENTS_PER_TURN);
+      if (!flat) {
+        this.draining = false;
+        return;
+      }
+      this.dispatch(flat);
+      setImmediate(step);
+    };
+    step();
+  }
+
+  private dispatch(flat: FlatEvents): void {
     const listeners = [...this.listeners];
-    for (const e of events) {
+    decodeEvents(flat, (e) => {
       for (const l of listeners) {
-        if (!this.listeners.has(l)) continue; // unsubscribed by an earlier listener of this batch
+        if (!this.listeners.has(l)) continue; // unsubscribed by an earlier listener meanwhile
         try {
-          if (e.type === "overrun") l.onOverrun?.();
+          if (e === OVERRUN) l.onOverrun?.();
           else l.listener(e);
         } catch (err) {
           queueMicrotask(() => {
@@ -171,7 +202,7 @@ class NativeRtnetlinkSocket implements RtnetlinkSocket {
           });
         }
       }
-    }
+    });
   }
 }
 
@@ -323,4 +354,54 @@ function decodeAddresses({ nums, strings }: Flat): AddressInfo[] {
     pos += len;
   }
   return out;
+}
+
+const EVENT_STRIDE = 12;
+const OVERRUN = Symbol("overrun");
+
+/** Calls `each` with every event of a slice taken from the addon, in order (layout: FlatEvents in addon.cc). */
+function decodeEvents({ nums, strings, links }: FlatEvents, each: (e: NetlinkEvent | typeof OVERRUN) => void): void {
+  let pos = 0;
+  for (let b = 0; b < nums.length; b += EVENT_STRIDE) {
+    const action = nums[b + 1] === 1 ? "new" : "del";
+    switch (nums[b]) {
+      case 0:
+        each({ type: "link", action, link: links[nums[b + 2]!]! });
+        break;
+      case 1: {
+        const len = nums[b + 6]!;
+        const address: AddressInfo = {
+          ifindex: nums[b + 2]!,
+          family: nums[b + 3] as 4 | 6,
+          address: strings.slice(pos, pos + len),
+          prefixLength: nums[b + 4]!,
+          scope: nums[b + 5]!,
+        };
+        pos += len;
+        each({ type: "address", action, address });
+        break;
+      }
+      case 2: {
+        const dstLen = nums[b + 9]!;
+        const gwLen = nums[b + 10]!;
+        const route: RouteInfo = {
+          family: nums[b + 2] as 4 | 6,
+          table: nums[b + 3]!,
+          destination: strings.slice(pos, pos + dstLen),
+          priority: nums[b + 5]!,
+          protocol: nums[b + 6]!,
+          type: nums[b + 7] as RouteInfo["type"],
+          scope: nums[b + 8]!,
+        };
+        pos += dstLen;
+        if (gwLen > 0) route.gateway = strings.slice(pos, pos + gwLen);
+        pos += gwLen;
+        if (nums[b + 4]! >= 0) route.oif = nums[b + 4]!;
+        each({ type: "route", action, route });
+        break;
+      }
+      default:
+        each(OVERRUN);
+    }
+  }
 }
