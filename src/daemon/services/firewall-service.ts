@@ -178,6 +178,8 @@ export function firewallService(engine: ConfigEngine, dataplane: Dataplane): Ser
       }
       let added = 0n;
       let removed = 0n;
+      // Nothing valid to do: no commit (an empty revision would only add noise to the history).
+      if ([...ops.values()].every((m) => m.size === 0)) return { added, removed, failures, revision: 0n };
       const { revision } = await engine.mutate(ctx, transactionId ?? "", (config) => {
         for (const [name, setOps] of ops) {
           const set = config.prefixSets.find((s) => s.name === name);
