@@ -203,6 +203,8 @@ export function userService(engine: ConfigEngine): ServiceImpl<typeof UserServic
       checkDescription(v, "token.description", token.description);
       if (token.expireTime) v.check(timestampDate(token.expireTime) > new Date(), "token.expire_time", "must be in the future");
       v.throwIfAny();
+      // Refuse unknown users before hashing: scrypt costs 16 MiB and tens of ms per call.
+      if (token.user !== SUPERUSER && !findUser(engine.running, token.user)) throw notFound("user", token.user);
       const minted = await mintToken();
       const stored = create(ApiTokenSchema, {
         id: minted.id,
