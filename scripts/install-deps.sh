@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 # bench/route-install.mjs drive network namespaces with iproute2.
 # tmux: test/cli/orbctl-shell.test.ts drives `orbctl shell` through a real pseudo-terminal.
 packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2 iputils-ping libmnl-dev tmux)
+# qemu-user-static and the arm64 cross runtime (libc, libstdc++, libgcc in /usr/aarch64-linux-gnu, no multiarch):
+# `npm run build:sea -- --arch aarch64` makes the aarch64 executable's code cache with the arm64 node under qemu-user
+# (docs/build.md), and test/sea runs that executable under qemu-user.
+packages+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
