@@ -21,10 +21,10 @@ import { applyFieldMask } from "../validation/field-mask.js";
 import { parsePrefix } from "../validation/ip.js";
 import { validatePrefixSet, validateRule } from "../validation/network-rules.js";
 import { paginate } from "../validation/pagination.js";
+import { checkBulkBatch } from "../validation/bulk-batch.js";
 import { Violations } from "../validation/violations.js";
 import { alreadyExists, inUse, notFound } from "./resource-errors.js";
 
-const MAX_BATCH_ITEMS = 10_000;
 
 const byEvaluationOrder = (a: Rule, b: Rule) => a.chain - b.chain || a.sequence - b.sequence;
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
@@ -160,11 +160,7 @@ export function firewallService(engine: ConfigEngine, dataplane: Dataplane): Ser
       const fail = (i: bigint, set: string, cidr: string, reason: string, description: string) =>
         failures.push(create(PrefixSetEntryFailureSchema, { index: i, prefixSet: set, cidr, reason, description }));
       for await (const batch of batches) {
-        transactionId ??= batch.transactionId;
-        const v = new Violations();
-        v.check(batch.transactionId === transactionId, "transaction_id", "must be the same in every batch");
-        v.check(batch.adds.length + batch.removes.length <= MAX_BATCH_ITEMS, "adds", `at most ${MAX_BATCH_ITEMS} items per batch`);
-        v.throwIfAny();
+        transactionId = checkBulkBatch(transactionId, batch, batch.adds.length + batch.removes.length);
         const setOps = ops.get(batch.prefixSet) ?? new Map<string, { add: boolean; index: bigint }>();
         ops.set(batch.prefixSet, setOps);
         for (const [list, add] of [[batch.adds, true], [batch.removes, false]] as const) {

@@ -25,11 +25,11 @@ import { parsePrefix } from "../validation/ip.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { validateRoute } from "../validation/network-rules.js";
 import { paginate } from "../validation/pagination.js";
+import { checkBulkBatch } from "../validation/bulk-batch.js";
 import { Violations } from "../validation/violations.js";
 import { alreadyExists, notFound } from "./resource-errors.js";
 
 const RTPROT_KERNEL = 2;
-const MAX_BATCH_ITEMS = 10_000;
 
 function familyOfCidr(cidr: string): AddressFamily {
   return cidr.includes(":") ? AddressFamily.IPV6 : AddressFamily.IPV4;
@@ -156,11 +156,7 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane): Serv
         failures.push(create(BulkItemFailureSchema, { index: i, ...(key ? { key } : {}), reason: e.reason, description: e.message }));
       };
       for await (const batch of batches) {
-        transactionId ??= batch.transactionId;
-        const v = new Violations();
-        v.check(batch.transactionId === transactionId, "transaction_id", "must be the same in every batch");
-        v.check(batch.adds.length + batch.deletes.length <= MAX_BATCH_ITEMS, "adds", `at most ${MAX_BATCH_ITEMS} items per batch`);
-        v.throwIfAny();
+        transactionId = checkBulkBatch(transactionId, batch, batch.adds.length + batch.deletes.length);
         for (const r of batch.adds) {
           const i = index++;
           try {
