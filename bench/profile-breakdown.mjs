@@ -9,10 +9,13 @@
 //          pipeline. Work the event loop starts with no such frame on the stack stays with node.
 //
 // Usage: node bench/profile-breakdown.mjs PROFILE.cpuprofile [--by group|file|function] [--top N]
-//          [--calls N] [--window START_US,END_US] [--json]
+//          [--calls N] [--window START_US,END_US] [--weight samples|deltas] [--json]
 //   --calls N     also print µs per call (the profile covers N calls, or the window does)
 //   --window A,B  only samples between these CLOCK_MONOTONIC µs (what the bench clients report), to leave out
 //                 start-up, warm-up and shutdown
+//   --weight      samples (default): every sample counts one median sampling interval, so a busy machine
+//                 (the process descheduled between two samples) does not inflate whatever ran last;
+//                 deltas: the time until the next sample, as Chrome DevTools counts
 // Also importable: analyzeProfile(path, opts) and formatBreakdown(result, opts).
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -168,9 +171,14 @@ function classify(frame) {
 
 // ---- analysis ----
 
+function median(xs) {
+  const s = Float64Array.from(xs).sort();
+  return s.length ? s[s.length >> 1] : 0;
+}
+
 /**
  * Reads a .cpuprofile and returns self and owner time (µs) by group, file and function, plus totals.
- * opts: { window?: [startUs, endUs] }
+ * opts: { window?: [startUs, endUs], weight?: "samples" | "deltas" }
  */
 export function analyzeProfile(file, opts = {}) {
   const prof = JSON.parse(readFileSync(file, "utf8"));
@@ -197,9 +205,13 @@ export function analyzeProfile(file, opts = {}) {
   let busy = 0;
   let idle = 0;
   const { samples, timeDeltas } = prof;
+  // Weight of a sample: by default the median sampling interval, so that each sample counts alike. The time
+  // until the next sample (DevTools' way, --weight deltas) also counts the time the process sat descheduled on
+  // a busy machine, and charges it to whatever ran last.
+  const interval = median(timeDeltas.slice(1));
   for (let i = 0; i < samples.length; i++) {
     t += timeDeltas[i];
-    const dur = i + 1 < samples.length ? timeDeltas[i + 1] : Math.max(0, prof.endTime - t);
+    const dur = opts.weight === "deltas" ? (i + 1 < samples.length ? timeDeltas[i + 1] : Math.max(0, prof.endTime - t)) : interval;
     if (t < w0 || t >= w1) continue;
     const node = byId.get(samples[i]);
     if (node.cls.group === "(idle)") {
@@ -259,14 +271,15 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     else if (a === "--top") opts.top = Number(args[++i]);
     else if (a === "--calls") opts.calls = Number(args[++i]);
     else if (a === "--window") opts.window = args[++i].split(",").map(Number);
+    else if (a === "--weight") opts.weight = args[++i];
     else if (a === "--json") json = true;
     else if (a === "-h" || a === "--help") {
-      console.log("usage: node bench/profile-breakdown.mjs PROFILE.cpuprofile… [--by group|file|function] [--top N] [--calls N] [--window START_US,END_US] [--json]");
+      console.log("usage: node bench/profile-breakdown.mjs PROFILE.cpuprofile… [--by group|file|function] [--top N] [--calls N] [--window START_US,END_US] [--weight samples|deltas] [--json]");
       process.exit(0);
     } else files.push(a);
   }
   if (!["group", "file", "function"].includes(opts.by) || files.length === 0) {
-    console.error("usage: node bench/profile-breakdown.mjs PROFILE.cpuprofile… [--by group|file|function] [--top N] [--calls N] [--window START_US,END_US] [--json]");
+    console.error("usage: node bench/profile-breakdown.mjs PROFILE.cpuprofile… [--by group|file|function] [--top N] [--calls N] [--window START_US,END_US] [--weight samples|deltas] [--json]");
     process.exit(2);
   }
   for (const f of files) {

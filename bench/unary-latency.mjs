@@ -7,9 +7,9 @@
 //                plain grpc-js client: the cost of grpc-js + node:http2 alone
 //   orbitald     the real daemon (dist/orbitald.mjs), called through the SDK (dist/client.mjs) from a separate
 //                client process over one persistent connection: SystemService.GetVersion, UserService.WhoAmI
-// Mixed pairs (node:http2 client → grpc-js server or orbitald; bare grpc-js client → orbitald) separate the cost
-// of each side. Sequential runs (one call in flight) give p50/p99 latency and calls/s; concurrent runs (16 in flight) give
-// throughput. Scenarios are interleaved over several rounds, and each figure is the median over the rounds, so
+// Mixed pairs (node:http2 client → grpc-js server or orbitald; bare grpc-js client → orbitald) separate the
+// cost of each side. Sequential runs (one call in flight) give p50/p99 latency and calls/s; concurrent runs
+// (16 in flight) give throughput. Scenarios are interleaved over several rounds, and each figure is the median over the rounds, so
 // that a noisy neighbour hits every scenario alike. Besides wall time, each client reports the CPU µs per call
 // of itself and of the server (from /proc), which noise disturbs far less than latency.
 //
@@ -18,7 +18,7 @@
 // goes (see bench/profile-breakdown.mjs).
 //
 // Usage: node bench/unary-latency.mjs [--rounds 3] [--iterations 5000] [--warmup 1500] [--concurrency 16]
-//          [--concurrent-iterations 8000] [--quiet-cores 0.25] [--retries 2] [--profile] [--profile-only]
+//          [--concurrent-iterations 8000] [--quiet-cores 0.25] [--retries 1] [--profile] [--profile-only]
 //          [--profile-dir DIR] [--json FILE]
 // A sample during which other processes kept more than --quiet-cores cores busy is taken again, up to
 // --retries times; the "other load" column shows the noise of the samples kept.
@@ -57,8 +57,9 @@ const { values: args } = parseArgs({
     "profile-iterations": { type: "string", default: "5000" },
     json: { type: "string" },
     "quiet-cores": { type: "string", default: "0.25" },
-    retries: { type: "string", default: "2" },
+    retries: { type: "string", default: "1" },
   },
+  strict: false, // `npm run bench -- …` hands the same arguments to every benchmark
 });
 const ROUNDS = Number(args.rounds);
 const ITER = Number(args.iterations);
@@ -140,7 +141,7 @@ async function measure() {
       // after a pause); the quietest one is kept. The noise of each kept sample is shown in the table.
       let best;
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 2000));
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 1000));
         const r = await runJsonChild(s.script, [JSON.stringify(s.opts)]);
         log(`round ${round}/${ROUNDS}: ${s.label}: p50 ${fmtUs(r.p50)}, other load ${r.otherCores.toFixed(2)} cores`);
         if (!best || r.otherCores < best.otherCores) best = r;
@@ -251,12 +252,25 @@ async function profile() {
   console.log(`\nprofiles (node --cpu-prof, 100 µs sampling; ${iterations} sequential calls, window = measured phase) in ${dir}`);
   console.log(`under the profiler: orbitald GetVersion p50 ${fmtUs(d.p50)}, grpc-js floor p50 ${fmtUs(f.p50)} (profiling slows calls down; use the shares, not the absolute figures)\n`);
   const summary = [];
-  for (const [name, r] of [["orbitald", d], ["sdk-client", d], ["floor-server", f], ["floor-client", f]]) {
+  const processes = [["orbitald", d], ["sdk-client", d], ["floor-server", f], ["floor-client", f]];
+  for (const [name, r] of processes) {
     const a = analyzeProfile(newest(name), { window: r.window });
     console.log(`== ${name}\n${formatBreakdown(a, { calls: iterations, top: 14 })}\n`);
-    summary.push({ process: name, busyUsPerCall: a.busyUs / iterations, self: a.self.group.map((g) => ({ group: g.name, usPerCall: g.us / iterations })), owner: a.owner.group.map((g) => ({ group: g.name, usPerCall: g.us / iterations })) });
+    summary.push({ process: name, busyUsPerCall: a.busyUs / iterations, busyUs: a.busyUs, self: a.self.group.map((g) => ({ group: g.name, usPerCall: g.us / iterations })), owner: a.owner.group.map((g) => ({ group: g.name, us: g.us, usPerCall: g.us / iterations })) });
   }
-  console.log(`more detail: node bench/profile-breakdown.mjs ${path.join(dir, "orbitald", "*.cpuprofile")} --by function --window ${d.window.join(",")} --calls ${iterations}`);
+  // Side by side: each group's share of each process's busy CPU (owner view).
+  const groups = [...new Set(summary.flatMap((p) => p.owner.map((g) => g.group)))];
+  const share = (p, g) => {
+    const hit = p.owner.find((x) => x.group === g);
+    return hit ? `${((100 * hit.us) / p.busyUs).toFixed(1)}%` : "";
+  };
+  const byOrbitald = (g) => -(summary[0].owner.find((x) => x.group === g)?.us ?? 0) - (summary[1].owner.find((x) => x.group === g)?.us ?? 0) / 10;
+  groups.sort((a, b) => byOrbitald(a) - byOrbitald(b));
+  console.log("owner view, share of each process's busy CPU:");
+  console.log(table(["group", ...summary.map((p) => p.process)], [...groups.map((g) => [g, ...summary.map((p) => share(p, g))]), ["µs CPU per call (under the profiler)", ...summary.map((p) => p.busyUsPerCall.toFixed(0))]], "lrrrr"));
+  for (const [name, r] of processes.filter((_, i) => i % 2 === 0)) {
+    console.log(`more detail: node bench/profile-breakdown.mjs ${path.join(dir, name, "*.cpuprofile")} --by function --window ${r.window.join(",")} --calls ${iterations}`);
+  }
   if (!args["profile-dir"]) console.log("(pass --profile-dir DIR to keep the profiles; these are removed at exit)");
   writeResults([], { profile: summary });
 }
