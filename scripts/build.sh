@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run build`: type-checks, builds the native addons (explicitly: dependency install scripts may be
-# skipped by npm), and bundles the executables with esbuild into dist/.
+# skipped by npm), generates the OpenAPI document of the REST API (dist/openapi.json), and bundles the
+# executables with esbuild into dist/ (the daemon embeds the OpenAPI document).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,13 @@ tsc -p tsconfig.json
 echo "build: native addons"
 make -s -C native
 mkdir -p dist/native
-cp native/build/"$(uname -m)"/*.node dist/native/
+# Copy then rename: overwriting a .node in place would crash any daemon that has it mapped.
+for addon in native/build/"$(uname -m)"/*.node; do
+  cp "$addon" "dist/native/.$(basename "$addon").tmp" && mv "dist/native/.$(basename "$addon").tmp" "dist/native/$(basename "$addon")"
+done
+
+echo "build: openapi"
+tsx scripts/gen-openapi.ts
 
 echo "build: bundle"
 node scripts/bundle.mjs

@@ -1,5 +1,7 @@
-// Composes orbitald: the config store, the user directory, the gRPC transport with its authentication, and
-// every service of the contract (implemented, or honestly NOT_SERVING). Start and stop; no process concerns.
+// Composes orbitald: the config store, the user directory, the call pipeline with its two transports (gRPC
+// over the Unix socket with peer credentials; REST/JSON over TCP with API tokens, off unless Settings.rest
+// enables it), and every service of the contract (implemented, or honestly NOT_SERVING). Start and stop; no
+// process concerns.
 import net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -20,6 +22,7 @@ import { principalFromPeer } from "./auth/principal.js";
 import type { InheritedSockets } from "./listeners/socket-activation.js";
 import { listenUnix } from "./listeners/unix-listener.js";
 import type { DaemonOptions } from "./options.js";
+import { CallPipeline } from "./rpc/call-pipeline.js";
 import { GrpcServer, type GrpcLimits } from "./rpc/grpc-server.js";
 import type { AnyServiceImpl } from "./rpc/service-impl.js";
 import { grpcHealthService } from "./services/grpc-health-service.js";
@@ -37,12 +40,36 @@ import { firewallService } from "./services/firewall-service.js";
 import { interfaceService } from "./services/interface-service.js";
 import { routingService } from "./services/routing-service.js";
 import { UserDirectory } from "./users/user-directory.js";
+import { buildInfo } from "./build-info.js";
+import { buildOpenApi } from "../gateway/openapi.js";
+import { RestEndpoint } from "../gateway/rest-endpoint.js";
+import { RestGateway, type RestLimits } from "../gateway/rest-gateway.js";
+import { TokenAuthenticator } from "../gateway/token-auth.js";
+
+/** The OpenAPI document made by `npm run build` from the proto source (with its comments), when bundled. */
+declare const ORBITAL_OPENAPI: string | undefined;
+
+let generatedOpenApi: string | undefined;
+
+function openApiDocument(): string {
+  if (typeof ORBITAL_OPENAPI === "string") return ORBITAL_OPENAPI;
+  // Running from source (or a bundle made without it): generated once, without the proto comments.
+  return (generatedOpenApi ??= JSON.stringify(buildOpenApi(apiServices, { version: buildInfo().version })));
+}
+
+/** REST limits from the environment: ORBITAL_REST_HEADERS_TIMEOUT_MS shortens the slow-loris cut (tests). */
+function restLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<RestLimits> {
+  const ms = Number(env.ORBITAL_REST_HEADERS_TIMEOUT_MS);
+  return Number.isInteger(ms) && ms > 0 ? { headersTimeoutMs: ms, requestTimeoutMs: Math.max(ms, 1000) } : {};
+}
 
 export interface DaemonDeps {
   log: Logger;
   peerCredentials: PeerCredentialReader;
   inherited: InheritedSockets;
   limits?: Partial<GrpcLimits>;
+  /** REST limits; default: defaultRestLimits, with ORBITAL_REST_HEADERS_TIMEOUT_MS applied. */
+  restLimits?: Partial<RestLimits>;
   failpoints?: string;
 }
 
@@ -51,7 +78,10 @@ const DISCOVERY_CAPABILITY = "system.read";
 
 export class Daemon {
   private constructor(
+    private readonly pipeline: CallPipeline,
     private readonly grpc: GrpcServer,
+    private readonly rest: RestEndpoint,
+    private readonly unsubscribe: () => void,
     readonly health: HealthState,
     private readonly engine: ConfigEngine,
     private readonly audit: AuditLog,
@@ -67,14 +97,18 @@ export class Daemon {
     const users = new UserDirectory(engine);
     const health = new HealthState();
     const metrics = new Metrics();
-    const grpc = new GrpcServer({
+    const pipeline = new CallPipeline({
       log,
       metrics,
+      audit: (record) => audit.record(record),
+      ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
+    });
+    const grpc = new GrpcServer({
+      log,
+      pipeline,
       peerCredentials: deps.peerCredentials,
       authenticatePeer: (peer) => principalFromPeer(peer, users),
-      audit: (record) => audit.record(record),
       ...(deps.limits ? { limits: deps.limits } : {}),
-      ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
     });
     if (!deps.peerCredentials.available) {
       log.error({ cause: deps.peerCredentials.cause }, "peer credentials unavailable: every call will be refused");
@@ -107,16 +141,30 @@ export class Daemon {
       socketPath: opts.socketPath,
       ...(deps.inherited.api !== undefined ? { fd: deps.inherited.api } : {}),
     });
+
+    // REST: the same pipeline (so the same handlers), routed by the google.api.http bindings of the services
+    // registered above; where and whether it listens follows Settings.rest on every commit.
+    const tokens = new TokenAuthenticator(engine, users);
+    const gateway = new RestGateway({ log, pipeline, tokens, metrics, openApi: openApiDocument, limits: deps.restLimits ?? restLimitsFromEnv(process.env) });
+    const rest = new RestEndpoint({ log, gateway, healthMessages: health.messages, ...(deps.inherited.rest !== undefined ? { inheritedFd: deps.inherited.rest } : {}) });
+    const unsubscribe = engine.onEvent(() => {
+      tokens.invalidate();
+      void rest.configure(engine.running.settings?.rest);
+    });
+    await rest.configure(engine.running.settings?.rest);
+
     log.info(
       { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: engine.revision.toString() },
       "orbitald serving",
     );
-    return new Daemon(grpc, health, engine, audit, dataplane);
+    return new Daemon(pipeline, grpc, rest, unsubscribe, health, engine, audit, dataplane);
   }
 
   /** Stops accepting, drains calls in flight for up to `graceMs`, then closes everything. */
   async stop(graceMs: number): Promise<void> {
-    await this.grpc.stop(graceMs);
+    this.unsubscribe();
+    // Both transports stop accepting at once and share one drain of the calls in flight.
+    await Promise.all([this.grpc.stop(graceMs), this.rest.stop(this.pipeline.drain(graceMs))]);
     this.engine.close();
     this.dataplane.close();
     await this.audit.close();

@@ -109,3 +109,66 @@ export function templatesOverlap(a: PathTemplate, b: PathTemplate): boolean {
   };
   return overlap(0, 0);
 }
+
+/** A request path split for matching: decoded segments and the verb after the last ':' of the last segment. */
+export interface RequestPath {
+  /** Percent-decoded segments; "/v1/routes/10.0.0.0%2F8" has ["v1", "routes", "10.0.0.0/8"]. */
+  segments: string[];
+  verb: string | undefined;
+}
+
+/**
+ * The ways a request path can be read: without a verb, and, when its last segment holds a ':', with the text
+ * after the last ':' as the verb ("/v1/tokens/ab12:revoke"). Returns undefined for a path that is not
+ * absolute, has an empty segment or a bad percent escape.
+ */
+export function splitRequestPath(rawPath: string): RequestPath[] | undefined {
+  if (!rawPath.startsWith("/") || rawPath.length < 2) return undefined;
+  const raw = rawPath.slice(1).split("/");
+  if (raw.some((s) => s === "")) return undefined;
+  const decode = (parts: string[]) => {
+    try {
+      return parts.map((p) => decodeURIComponent(p));
+    } catch {
+      return undefined;
+    }
+  };
+  const out: RequestPath[] = [];
+  const last = raw[raw.length - 1]!;
+  const colon = last.lastIndexOf(":");
+  if (colon > 0 && colon < last.length - 1) {
+    const segments = decode([...raw.slice(0, -1), last.slice(0, colon)]);
+    const verb = decode([last.slice(colon + 1)]);
+    if (segments && verb) out.push({ segments, verb: verb[0] });
+  }
+  const plain = decode(raw);
+  if (plain) out.push({ segments: plain, verb: undefined });
+  return out.length > 0 ? out : undefined;
+}
+
+/** A variable bound by a match: the request field path and its value. */
+export interface Binding {
+  fieldPath: string[];
+  value: string;
+}
+
+/**
+ * Matches a split request path against a template. "*" takes one segment, "**" one or more (the rest of the
+ * path: it is always last). Returns the variable bindings (a "**" variable's segments joined with "/"), or
+ * undefined when the path does not match.
+ */
+export function matchPathTemplate(template: PathTemplate, path: RequestPath): Binding[] | undefined {
+  if (template.verb !== path.verb) return undefined;
+  const { segments } = path;
+  const last = template.segments[template.segments.length - 1];
+  const many = last?.kind === "anyMany";
+  if (many ? segments.length < template.segments.length : segments.length !== template.segments.length) return undefined;
+  for (let i = 0; i < template.segments.length; i++) {
+    const s = template.segments[i]!;
+    if (s.kind === "literal" && s.value !== segments[i]) return undefined;
+  }
+  return template.variables.map((v) => {
+    const end = many && v.end === template.segments.length ? segments.length : v.end;
+    return { fieldPath: v.fieldPath, value: segments.slice(v.start, end).join("/") };
+  });
+}

@@ -93,6 +93,8 @@ export class ConfigEngine {
       throw new Error(`no usable configuration revision in ${opts.store.dir}: ${skipped.join("; ")}`);
     }
     const engine = new ConfigEngine(opts, active, skipped);
+    // A crash between a commit's write and its prune can leave one revision too many; settle it now.
+    opts.store.prune(engine.keep);
     if (skipped.length) opts.log.error({ active: engine.revision.toString(), skipped }, "configuration loaded from an older revision");
     await opts.dataplane.apply(engine.running);
     opts.log.info({ revision: engine.revision.toString(), dataplane: opts.dataplane.name }, "kernel reconciled to the active configuration");

@@ -1,24 +1,20 @@
 // The gRPC transport: a grpc-js server fed through createConnectionInjector() from the daemon's own
-// net.Server, so that every connection's peer credentials are read before grpc-js sees it. Each call runs
-// the same pipeline: trace → connection limits → authenticate → authorize → decode → handler → encode, and
-// every failure leaves as a structured google.rpc.Status. Services are registered from their descriptors.
+// net.Server, so that every connection's peer credentials are read before grpc-js sees it. What is gRPC's
+// own lives here: grpc-js wiring, the connection table, peer credentials, per-connection limits, protobuf
+// binary framing and HTTP/2 streaming. Everything else a call goes through (trace → authenticate →
+// authorize → handler → metrics and audit, structured google.rpc.Status errors) is the CallPipeline's,
+// shared with the REST gateway. Services are registered from their descriptors.
 import net from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
-import { requiredCapability } from "../../common/capabilities.js";
-import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY, toOrbitalError } from "../../common/errors.js";
+import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import type { Metrics } from "../../common/metrics.js";
-import { Code } from "../../gen/google/rpc/code_pb.js";
-import type { AuditRecord } from "../store/audit-log.js";
-import { runWithTrace, toTraceparent, traceFromParent, type TraceContext } from "../../common/trace.js";
-import { authorize } from "../auth/authorize.js";
 import type { PeerCredentialReader } from "../auth/peer-credentials.js";
 import type { Principal } from "../auth/principal.js";
 import type { CallContext } from "./call-context.js";
+import type { ActiveCall, CallPipeline, MethodEntry } from "./call-pipeline.js";
 import { ConnectionTable, type Connection } from "./connections.js";
-import { parseFailpoints, trigger } from "./failpoints.js";
 import { installStatusShim } from "./grpc-status-shim.js";
 import type { ServiceRegistration } from "./service-impl.js";
 
@@ -45,15 +41,12 @@ export const defaultLimits: GrpcLimits = {
 
 export interface GrpcServerDeps {
   log: Logger;
+  /** The call pipeline shared with the other transports. */
+  pipeline: CallPipeline;
   peerCredentials: PeerCredentialReader;
   /** Resolves a socket peer to a principal; throws an OrbitalError when it cannot. */
   authenticatePeer(peer: { pid: number; uid: number; gid: number }): Principal;
-  metrics: Metrics;
-  /** Receives one record per finished call of an RPC that needs a ".write" capability. */
-  audit?: (record: AuditRecord) => void;
   limits?: Partial<GrpcLimits>;
-  /** Fault injection for tests, as in ORBITAL_FAILPOINTS. */
-  failpoints?: string;
 }
 
 type AnyCall = grpc.ServerUnaryCall<Buffer, Uint8Array> | grpc.ServerReadableStream<Buffer, Uint8Array> | grpc.ServerWritableStream<Buffer, Uint8Array> | grpc.ServerDuplexStream<Buffer, Uint8Array>;
@@ -76,17 +69,14 @@ export class GrpcServer {
   readonly server: grpc.Server;
   readonly connections = new ConnectionTable();
   private readonly limits: GrpcLimits;
+  private readonly pipeline: CallPipeline;
   private readonly listeners: net.Server[] = [];
   private readonly inject: { injectConnection(socket: net.Socket): void; drain(graceMs: number): void; destroy(): void };
-  private readonly shutdown = new AbortController();
-  private active = 0;
-  private idleWaiters: (() => void)[] = [];
-  private readonly failpoints;
 
   constructor(private readonly deps: GrpcServerDeps) {
     installStatusShim();
     this.limits = { ...defaultLimits, ...deps.limits };
-    this.failpoints = parseFailpoints(deps.failpoints);
+    this.pipeline = deps.pipeline;
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": this.limits.maxMessageBytes,
       "grpc.max_send_message_length": 64 << 20,
@@ -100,16 +90,18 @@ export class GrpcServer {
     this.inject = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   }
 
-  /** Registers a service: every RPC of its descriptor must have an implementation. */
+  /**
+   * Registers a service in the call pipeline and serves it: every RPC of its descriptor must have an
+   * implementation.
+   */
   addService(reg: ServiceRegistration): void {
+    const entries = this.pipeline.register(reg);
     const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
     const handlers: grpc.UntypedServiceImplementation = {};
-    for (const method of reg.service.methods) {
-      const fn = reg.impl[method.localName];
-      if (typeof fn !== "function") throw new Error(`${reg.service.typeName}: no implementation of ${method.name}`);
-      const capability = reg.capability ?? requiredCapability(method);
+    for (const entry of entries) {
+      const { method } = entry;
       definition[method.name] = {
-        path: `/${reg.service.typeName}/${method.name}`,
+        path: entry.path,
         requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
         responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
         requestSerialize: toBuffer,
@@ -117,7 +109,7 @@ export class GrpcServer {
         responseSerialize: toBuffer,
         responseDeserialize: identity,
       };
-      handlers[method.name] = this.handlerFor(method, capability, fn as (...args: unknown[]) => unknown);
+      handlers[method.name] = this.handlerFor(entry);
     }
     this.server.addService(definition as grpc.ServiceDefinition, handlers);
   }
@@ -172,158 +164,101 @@ export class GrpcServer {
     }
   }
 
-  private handlerFor(method: DescMethod, capability: string | undefined, impl: (...args: unknown[]) => unknown) {
-    const path = `/${method.parent.typeName}/${method.name}`;
-    const fn = this.failpoints.has(path) ? this.withFailpoint(method, path, impl) : impl;
-    const policy = { path, capability };
-    const audited = capability?.endsWith(".write") ?? false;
-    const log = this.deps.log;
-
-    const begin = (call: AnyCall & NodeJS.EventEmitter): { ctx: CallContext; conn: Connection | undefined; done: (failure: OrbitalError | undefined) => void } | OrbitalError => {
-      const started = process.hrtime.bigint();
-      const parent = call.metadata.get("traceparent")[0];
-      const trace: TraceContext = traceFromParent(typeof parent === "string" ? parent : undefined);
-      const abort = new AbortController();
-      const onCancel = () => abort.abort(new Error("cancelled by the caller"));
-      (call as NodeJS.EventEmitter).once("cancelled", onCancel);
-      const onShutdown = () => abort.abort(new Error("daemon shutting down"));
-      this.shutdown.signal.addEventListener("abort", onShutdown);
-      const conn = this.connections.byPeer(call.getPeer());
-      let counted = false;
-      let who = conn && "uid" in conn.peer ? `uid:${conn.peer.uid}` : "unknown";
-      const done = (failure: OrbitalError | undefined) => {
-        const code = failure?.code ?? Code.OK;
-        this.deps.metrics.observe(path, code, Number(process.hrtime.bigint() - started) / 1e9);
-        if (audited) {
-          this.deps.audit?.({
-            time: new Date().toISOString(),
-            principal: who,
-            method: path,
-            code: Code[code] ?? String(code),
-            ...(failure ? { reason: failure.reason } : {}),
-            traceId: trace.traceId,
+  /** Starts a call in the pipeline with what the gRPC transport knows of it: metadata and connection. */
+  private begin(entry: MethodEntry, call: AnyCall & NodeJS.EventEmitter): ActiveCall | OrbitalError {
+    const parent = call.metadata.get("traceparent")[0];
+    const conn = this.connections.byPeer(call.getPeer());
+    return this.pipeline.begin(entry, {
+      traceparent: typeof parent === "string" ? parent : undefined,
+      caller: conn && "uid" in conn.peer ? `uid:${conn.peer.uid}` : "unknown",
+      refusedLog: { uid: conn && "uid" in conn.peer ? conn.peer.uid : undefined },
+      onCancel: (cancel) => {
+        const events = call as NodeJS.EventEmitter;
+        events.once("cancelled", cancel);
+        return () => void events.off("cancelled", cancel);
+      },
+      sendTraceparent: (traceparent) => {
+        const md = new grpc.Metadata();
+        md.set("traceparent", traceparent);
+        call.sendMetadata(md);
+      },
+      authenticate: () => this.authenticate(conn),
+      admit: () => {
+        if (!conn) return undefined;
+        if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
+          throw new OrbitalError({
+            reason: ErrorReason.RATE_LIMITED,
+            message: `more than ${this.limits.maxInFlightPerConnection} calls in flight on this connection`,
+            metadata: { limit: this.limits.maxInFlightPerConnection },
+            retryDelayMs: 100,
           });
         }
-        (call as NodeJS.EventEmitter).off("cancelled", onCancel);
-        this.shutdown.signal.removeEventListener("abort", onShutdown);
-        if (counted && conn) conn.inFlight--;
-        this.callEnded();
-      };
-      this.active++;
-      const fail = (err: OrbitalError) => {
-        err.traceId = trace.traceId;
-        done(err);
-        return err;
-      };
-      if (this.shutdown.signal.aborted) {
-        return fail(new OrbitalError({ reason: ErrorReason.SHUTTING_DOWN, message: "the daemon is shutting down" }));
-      }
-      const md = new grpc.Metadata();
-      md.set("traceparent", toTraceparent(trace));
-      call.sendMetadata(md);
-      try {
-        const principal = this.authenticate(conn);
-        who = principal.user;
-        authorize(policy, principal);
-        if (conn) {
-          if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
-            throw new OrbitalError({
-              reason: ErrorReason.RATE_LIMITED,
-              message: `more than ${this.limits.maxInFlightPerConnection} calls in flight on this connection`,
-              metadata: { limit: this.limits.maxInFlightPerConnection },
-              retryDelayMs: 100,
-            });
-          }
-          conn.inFlight++;
-          counted = true;
-        }
-        const ctx: CallContext = { path, principal, trace, signal: abort.signal, log };
-        return { ctx, conn, done };
-      } catch (err) {
-        const e = toOrbitalError(err);
-        runWithTrace(trace, () => log.info({ method: path, reason: e.reason, uid: conn && "uid" in conn.peer ? conn.peer.uid : undefined }, "call refused"));
-        return fail(e);
-      }
-    };
+        conn.inFlight++;
+        return () => void conn.inFlight--;
+      },
+    });
+  }
 
-    const finishError = (ctx: CallContext, err: unknown): OrbitalError => {
-      const e = toOrbitalError(err);
-      e.traceId = ctx.trace.traceId;
-      runWithTrace(ctx.trace, () => {
-        if (e.reason === "INTERNAL") log.error({ method: path, err: e.cause ?? e }, "handler failed");
-        else log.debug({ method: path, reason: e.reason }, "call failed");
-      });
-      return e;
-    };
-
+  private handlerFor(entry: MethodEntry) {
+    const { method, path } = entry;
+    const pipeline = this.pipeline;
     const input = method.input;
     const output = method.output;
     const encode = (msg: unknown) => toBinary(output, msg as never);
+    const fn = entry.handler;
 
     switch (method.methodKind) {
       case "unary":
         return (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
-          const started = begin(call);
+          const started = this.begin(entry, call);
           if (started instanceof OrbitalError) return callback(toServiceError(started));
-          const { ctx, done } = started;
-          runWithTrace(ctx.trace, async () => {
-            let failure: OrbitalError | undefined;
-            try {
+          const { ctx } = started;
+          pipeline.run(
+            started,
+            async () => {
               const req = this.decode(input, call.request, path);
               const res = await (fn as (r: unknown, c: CallContext) => Promise<unknown>)(req, ctx);
               callback(null, encode(create(output, res as never)));
-            } catch (err) {
-              const e = finishError(ctx, err);
-              failure = e;
-              callback(toServiceError(e));
-            } finally {
-              done(failure);
-            }
-          });
+            },
+            (e) => callback(toServiceError(e)),
+          );
         };
       case "server_streaming":
         return (call: grpc.ServerWritableStream<Buffer, Uint8Array>) => {
-          const started = begin(call);
+          const started = this.begin(entry, call);
           if (started instanceof OrbitalError) return void call.emit("error", toServiceError(started));
-          const { ctx, done } = started;
-          runWithTrace(ctx.trace, async () => {
-            let failure: OrbitalError | undefined;
-            try {
+          const { ctx } = started;
+          pipeline.run(
+            started,
+            async () => {
               const req = this.decode(input, call.request, path);
               for await (const res of (fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(req, ctx)) {
                 if (ctx.signal.aborted) break;
                 if (!call.write(encode(create(output, res as never)))) await waitDrain(call, ctx.signal);
               }
-              if (ctx.signal.aborted && this.shutdown.signal.aborted) {
-                throw new OrbitalError({ reason: ErrorReason.SHUTTING_DOWN, message: "the daemon is shutting down" });
-              }
+              if (ctx.signal.aborted && pipeline.shuttingDown) throw pipeline.shuttingDownError();
               call.end();
-            } catch (err) {
-              const e = finishError(ctx, err);
-              failure = e;
-              call.emit("error", toServiceError(e));
-            } finally {
-              done(failure);
-            }
-          });
+            },
+            (e) => call.emit("error", toServiceError(e)),
+          );
         };
       case "client_streaming":
       case "bidi_streaming": {
         const bidi = method.methodKind === "bidi_streaming";
         return (call: grpc.ServerReadableStream<Buffer, Uint8Array> | grpc.ServerDuplexStream<Buffer, Uint8Array>, callback?: grpc.sendUnaryData<Uint8Array>) => {
-          const started = begin(call);
+          const started = this.begin(entry, call);
           const sendError = (e: OrbitalError) => (callback ? callback(toServiceError(e)) : call.emit("error", toServiceError(e)));
           if (started instanceof OrbitalError) return sendError(started);
-          const { ctx, done } = started;
+          const { ctx } = started;
           const decode = this.decode.bind(this);
           async function* requests() {
             // Not `for await (… of call)`: that destroys the duplex when the client half-closes, and the final
             // status (duplex.end() below) would never be sent.
             for await (const chunk of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) yield decode(input, chunk, path);
           }
-          runWithTrace(ctx.trace, async () => {
-            let failure: OrbitalError | undefined;
-            try {
+          pipeline.run(
+            started,
+            async () => {
               if (bidi) {
                 const duplex = call as grpc.ServerDuplexStream<Buffer, Uint8Array>;
                 for await (const res of (fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(requests(), ctx)) {
@@ -334,42 +269,17 @@ export class GrpcServer {
                 const res = await (fn as (r: unknown, c: CallContext) => Promise<unknown>)(requests(), ctx);
                 callback!(null, encode(create(output, res as never)));
               }
-            } catch (err) {
-              const e = finishError(ctx, err);
-              failure = e;
-              sendError(e);
-            } finally {
-              done(failure);
-            }
-          });
+            },
+            sendError,
+          );
         };
       }
     }
   }
 
-  /** Wraps a handler so that its configured failpoint fires before it runs (tests only). */
-  private withFailpoint(method: DescMethod, path: string, impl: (...args: unknown[]) => unknown) {
-    const failpoints = this.failpoints;
-    if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
-      return async function* (...args: unknown[]) {
-        await trigger(failpoints, path);
-        yield* impl(...args) as AsyncIterable<unknown>;
-      };
-    }
-    return async (...args: unknown[]) => {
-      await trigger(failpoints, path);
-      return impl(...args);
-    };
-  }
-
-  private callEnded(): void {
-    this.active--;
-    if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
-  }
-
-  /** Calls being served right now. */
+  /** Calls being served right now, on every transport of the pipeline. */
   get activeCalls(): number {
-    return this.active;
+    return this.pipeline.activeCalls;
   }
 
   /**
@@ -382,12 +292,7 @@ export class GrpcServer {
     // GOAWAY now; grpc-js would destroy the sessions at its own deadline, so give it ours plus the time
     // needed to end the remaining calls with SHUTTING_DOWN first.
     this.inject.drain(graceMs + 2000);
-    const idle = new Promise<void>((resolve) => (this.active === 0 ? resolve() : this.idleWaiters.push(resolve)));
-    const timedOut = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
-    if (timedOut) {
-      this.shutdown.abort();
-      await Promise.race([idle, new Promise((r) => setTimeout(r, 1000).unref())]);
-    }
+    await this.pipeline.drain(graceMs);
     // Let the last statuses reach the clients: sessions close by themselves after GOAWAY once their streams
     // ended. Whatever is still open after a second is destroyed.
     const flushDeadline = Date.now() + 1000;

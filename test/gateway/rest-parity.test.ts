@@ -1,0 +1,379 @@
+// Proves: every unary RPC with an HTTP binding (walked from the descriptors, so a new RPC is covered by itself) gives the same result over REST as over gRPC — same canonical JSON, or same error code/reason/metadata/violations — and server streams give the same messages as NDJSON lines, ended when the HTTP client leaves.
+// Inputs: a table of sample requests (fresh names per transport where the call has effects; default {}), empty requests, invalid requests.
+// Topology: one daemon (sim data plane), REST on 127.0.0.1:<free port>; root over gRPC (peer credentials) and a root API token over REST.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toJson, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
+import { FirewallService } from "../../src/gen/orbital/firewall/v1/firewall_pb.js";
+import { InterfaceKind, InterfaceService } from "../../src/gen/orbital/interface/v1/interface_pb.js";
+import { RoutingService } from "../../src/gen/orbital/routing/v1/routing_pb.js";
+import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
+import { ConfigService } from "../../src/gen/orbital/config/v1/config_pb.js";
+import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
+import { apiServices } from "../../src/common/api-services.js";
+import { OrbitalError } from "../../src/common/errors.js";
+import { httpStatusFromCode } from "../../src/common/http-status.js";
+import { httpBindings } from "../../src/gateway/http-rules.js";
+import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { enableRest, mintToken, restCall, statusParts } from "../support/rest.js";
+
+type Tag = "grpc" | "rest";
+
+interface Sample {
+  /** The request for one transport; both must be equivalent (fresh names where the call has effects). */
+  request: (tag: Tag) => unknown | Promise<unknown>;
+  /** Strings that differ between the transports' requests, by tag, replaced by "<v>" before comparing. */
+  vary?: Record<Tag, string[]>;
+  /** Response keys that legitimately differ (how the caller authenticated, kernel indexes of new links). */
+  ignore?: string[];
+  /** The sample is expected to fail (on both transports); otherwise it must succeed, so that results are compared. */
+  fails?: true;
+}
+
+/** Keys whose values differ from call to call by nature: times, ids, trace ids, revision numbers. */
+const VOLATILE = new Set([
+  "createTime",
+  "commitTime",
+  "expireTime",
+  "startTime",
+  "uptime",
+  "traceId",
+  "requestId",
+  "id",
+  "secret",
+  "transactionId",
+  "revision",
+  "baseRevision",
+  "runningRevision",
+  "activeRevision",
+  "rolledBackTo",
+  "revokeTime",
+]);
+
+let d: RunningDaemon;
+let base: string;
+let token: string;
+const clients = new Map<string, Record<string, (req: unknown) => Promise<unknown>>>();
+const grpcCall = (m: DescMethod, req: unknown) => {
+  let c = clients.get(m.parent.typeName);
+  if (!c) clients.set(m.parent.typeName, (c = d.client(m.parent) as unknown as Record<string, (req: unknown) => Promise<unknown>>));
+  return c[m.localName]!(req);
+};
+const call = <S extends (typeof apiServices)[number]>(s: S, name: string, req: unknown) => grpcCall(s.methods.find((m) => m.name === name)!, req);
+const currentRevision = async () => ((await call(SystemService, "GetHealth", {})) as { activeRevision: bigint }).activeRevision;
+/** A transaction of root's with one staged change, for the RPCs that need one. */
+async function stagedTransaction(hostname: string): Promise<string> {
+  const { transaction } = (await call(ConfigService, "Begin", {})) as { transaction: { id: string } };
+  await call(SystemService, "UpdateSettings", { settings: { hostname }, updateMask: { paths: ["hostname"] }, transactionId: transaction.id });
+  return transaction.id;
+}
+const n = (tag: Tag, grpc: number, rest: number) => (tag === "grpc" ? grpc : rest);
+
+const samples: Record<string, Sample> = {
+  "SystemService.GetMetrics": { request: () => ({}), ignore: ["text"] },
+  "SystemService.UpdateSettings": { request: (t) => ({ settings: { hostname: `parity-${t}` }, updateMask: { paths: ["hostname"] } }), vary: { grpc: ["parity-grpc"], rest: ["parity-rest"] } },
+  "ConfigService.Diff": { request: async (t) => ({ transactionId: await stagedTransaction(`diff-${t}`) }), vary: { grpc: ["diff-grpc"], rest: ["diff-rest"] } },
+  "ConfigService.Commit": { request: async (t) => ({ transactionId: await stagedTransaction(`commit-${t}`), comment: "parity" }) },
+  "ConfigService.Discard": { request: async (t) => ({ transactionId: await stagedTransaction(`discard-${t}`) }) },
+  "ConfigService.Rollback": { request: async () => ({ revision: await currentRevision(), comment: "parity: to the running revision" }) },
+  "ConfigService.ListRevisions": { request: () => ({ page: { size: 3 } }) },
+  "ConfigService.GetRevision": { request: () => ({ revision: 1n }) },
+  "InterfaceService.GetInterface": { request: () => ({ name: "eth0" }) },
+  "InterfaceService.CreateInterface": {
+    request: (t) => ({ interface: { name: `eth0.${n(t, 3901, 3902)}`, kind: InterfaceKind.VLAN, vlan: { parent: "eth0", vlanId: n(t, 3901, 3902) }, description: "vlan" } }),
+    vary: { grpc: ["3901"], rest: ["3902"] },
+    ignore: ["ifIndex", "macAddress"],
+  },
+  "InterfaceService.UpdateInterface": {
+    request: (t) => ({ interface: { name: "eth1", description: `d-${t}`, mtu: 1400 }, updateMask: { paths: ["description", "mtu"] } }),
+    vary: { grpc: ["d-grpc"], rest: ["d-rest"] },
+  },
+  "InterfaceService.DeleteInterface": {
+    request: async (t) => {
+      const vlan = n(t, 3911, 3912);
+      await call(InterfaceService, "CreateInterface", { interface: { name: `eth0.${vlan}`, kind: InterfaceKind.VLAN, vlan: { parent: "eth0", vlanId: vlan } } });
+      return { name: `eth0.${vlan}` };
+    },
+    vary: { grpc: ["3911"], rest: ["3912"] },
+  },
+  "RoutingService.ListRoutes": { request: () => ({ page: { size: 10 }, includeUnowned: true }) },
+  "RoutingService.GetRoute": { request: () => ({ destination: { cidr: "10.200.0.0/16" } }) },
+  "RoutingService.CreateRoute": {
+    request: (t) => ({ route: { destination: { cidr: `10.${n(t, 201, 202)}.0.0/24` }, interface: "eth0", metric: 5, description: "parity" } }),
+    vary: { grpc: ["10.201."], rest: ["10.202."] },
+  },
+  "RoutingService.UpdateRoute": {
+    request: async (t) => {
+      const cidr = `10.${n(t, 211, 212)}.0.0/24`;
+      await call(RoutingService, "CreateRoute", { route: { destination: { cidr }, interface: "eth0" } });
+      return { route: { destination: { cidr }, metric: 42 }, updateMask: { paths: ["metric"] } };
+    },
+    vary: { grpc: ["10.211."], rest: ["10.212."] },
+  },
+  "RoutingService.DeleteRoute": {
+    request: async (t) => {
+      const cidr = `2001:db8:${n(t, 221, 222)}::/48`;
+      await call(RoutingService, "CreateRoute", { route: { destination: { cidr }, interface: "eth0" } });
+      return { destination: { cidr } };
+    },
+    vary: { grpc: [":221:"], rest: [":222:"] },
+  },
+  "FirewallService.GetRule": { request: () => ({ name: "parity-base" }) },
+  "FirewallService.CreateRule": {
+    request: (t) => ({ rule: { name: `fw-${t}`, chain: 1, sequence: n(t, 3901, 3902), action: 2, description: "parity" } }),
+    vary: { grpc: ["fw-grpc", "3901"], rest: ["fw-rest", "3902"] },
+  },
+  "FirewallService.UpdateRule": {
+    request: async (t) => {
+      await call(FirewallService, "CreateRule", { rule: { name: `fwu-${t}`, chain: 1, sequence: n(t, 3911, 3912), action: 1 } });
+      return { rule: { name: `fwu-${t}`, action: 3, counter: true }, updateMask: { paths: ["action", "counter"] } };
+    },
+    vary: { grpc: ["fwu-grpc", "3911"], rest: ["fwu-rest", "3912"] },
+  },
+  "FirewallService.DeleteRule": {
+    request: async (t) => {
+      await call(FirewallService, "CreateRule", { rule: { name: `fwd-${t}`, chain: 3, sequence: n(t, 3921, 3922), action: 1 } });
+      return { name: `fwd-${t}` };
+    },
+  },
+  "FirewallService.GetPrefixSet": { request: () => ({ name: "parity-set" }) },
+  "FirewallService.CreatePrefixSet": {
+    request: (t) => ({ prefixSet: { name: `ps-${t}`, family: 1, prefixes: [{ cidr: "192.0.2.0/24" }, { cidr: "198.51.100.0/24" }] } }),
+    vary: { grpc: ["ps-grpc"], rest: ["ps-rest"] },
+  },
+  "FirewallService.UpdatePrefixSet": {
+    request: async (t) => {
+      await call(FirewallService, "CreatePrefixSet", { prefixSet: { name: `psu-${t}`, family: 1, prefixes: [{ cidr: "192.0.2.0/24" }] } });
+      return { prefixSet: { name: `psu-${t}`, prefixes: [{ cidr: "203.0.113.0/24" }], description: "replaced" }, updateMask: { paths: ["prefixes", "description"] } };
+    },
+    vary: { grpc: ["psu-grpc"], rest: ["psu-rest"] },
+  },
+  "FirewallService.DeletePrefixSet": {
+    request: async (t) => {
+      await call(FirewallService, "CreatePrefixSet", { prefixSet: { name: `psd-${t}`, family: 2 } });
+      return { name: `psd-${t}` };
+    },
+  },
+  "UserService.WhoAmI": { request: () => ({}), ignore: ["authMethod", "uid", "pid", "tokenId"] },
+  "UserService.GetUser": { request: () => ({ name: "parity-base" }) },
+  "UserService.CreateUser": {
+    request: (t) => ({ user: { name: `par-${t}`, role: "viewer", uid: n(t, 39001, 39002), description: "parity" } }),
+    vary: { grpc: ["par-grpc", "39001"], rest: ["par-rest", "39002"] },
+  },
+  "UserService.UpdateUser": {
+    request: async (t) => {
+      await call(UserService, "CreateUser", { user: { name: `paru-${t}`, role: "viewer" } });
+      return { user: { name: `paru-${t}`, role: "operator" }, updateMask: { paths: ["role"] } };
+    },
+    vary: { grpc: ["paru-grpc"], rest: ["paru-rest"] },
+  },
+  "UserService.DeleteUser": {
+    request: async (t) => {
+      await call(UserService, "CreateUser", { user: { name: `pard-${t}`, role: "viewer" } });
+      return { name: `pard-${t}` };
+    },
+  },
+  "UserService.GetRole": { request: () => ({ name: "operator" }) },
+  "UserService.CreateRole": {
+    request: (t) => ({ role: { name: `role-${t}`, capabilities: ["routing.read", "session.read"], description: "parity" } }),
+    vary: { grpc: ["role-grpc"], rest: ["role-rest"] },
+  },
+  "UserService.UpdateRole": {
+    request: async (t) => {
+      await call(UserService, "CreateRole", { role: { name: `roleu-${t}`, capabilities: ["routing.read"] } });
+      return { role: { name: `roleu-${t}`, capabilities: ["routing.read", "firewall.read"] }, updateMask: { paths: ["capabilities"] } };
+    },
+    vary: { grpc: ["roleu-grpc"], rest: ["roleu-rest"] },
+  },
+  "UserService.DeleteRole": {
+    request: async (t) => {
+      await call(UserService, "CreateRole", { role: { name: `roled-${t}`, capabilities: [] } });
+      return { name: `roled-${t}` };
+    },
+  },
+  "UserService.CreateApiToken": { request: () => ({ token: { user: "parity-base", description: "parity" } }) },
+  "UserService.ListApiTokens": { request: () => ({ user: "parity-base" }) },
+  "UserService.RevokeApiToken": {
+    request: async () => {
+      const { token: t } = (await call(UserService, "CreateApiToken", { token: { user: "parity-base" } })) as { token: { id: string } };
+      return { id: t.id };
+    },
+  },
+  "PackageService.GetPackage": { request: () => ({ name: "nginx" }), fails: true },
+  "PackageService.DeletePackage": { request: () => ({ name: "nginx" }), fails: true },
+  "UpdateService.MarkSlot": { request: () => ({ slot: "b", mark: 1 }), fails: true },
+};
+
+type Outcome = { ok: true; json: JsonValue } | { ok: false; code: number; reason: string; metadata: Record<string, string>; violations: unknown[]; traceId: string | undefined };
+
+function normalize(json: unknown, sample: Sample | undefined, tag: Tag): unknown {
+  let text = JSON.stringify(json);
+  // Numbers become 0 (valid JSON inside strings and as numbers), other strings "<v>".
+  for (const s of sample?.vary?.[tag] ?? []) text = text.split(s).join(/^\d+$/.test(s) ? "0" : "<v>");
+  const ignore = new Set([...VOLATILE, ...(sample?.ignore ?? [])]);
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([k]) => !ignore.has(k)).map(([k, x]) => [k, strip(x)]));
+    return v;
+  };
+  return strip(JSON.parse(text));
+}
+
+async function overGrpc(m: DescMethod, request: unknown): Promise<Outcome> {
+  try {
+    return { ok: true, json: toJson(m.output, (await grpcCall(m, request)) as never) };
+  } catch (err) {
+    if (!(err instanceof OrbitalError)) throw err;
+    return { ok: false, code: err.code, reason: err.reason, metadata: err.metadata, violations: err.violations, traceId: err.traceId };
+  }
+}
+
+async function overRest(m: DescMethod, request: unknown): Promise<Outcome> {
+  const res = await restCall(base, token, m, request as never);
+  if (res.status === 200) return { ok: true, json: res.json as JsonValue };
+  const s = statusParts(res.json);
+  expect(res.status, `${m.name}: HTTP status of ${s.reason}`).toBe(httpStatusFromCode(s.code));
+  return { ok: false, code: s.code, reason: s.reason, metadata: s.metadata, violations: s.violations, traceId: s.traceId };
+}
+
+function expectSame(m: DescMethod, sample: Sample | undefined, g: Outcome, r: Outcome): void {
+  const label = `${m.parent.name}.${m.name}`;
+  if (g.ok && r.ok) {
+    expect(normalize(r.json, sample, "rest"), label).toEqual(normalize(g.json, sample, "grpc"));
+    return;
+  }
+  expect({ ok: r.ok }, `${label}: gRPC ${JSON.stringify(g)} vs REST ${JSON.stringify(r)}`).toEqual({ ok: g.ok });
+  if (!g.ok && !r.ok) {
+    const strip = (o: typeof g) => normalize({ code: o.code, reason: o.reason, metadata: o.metadata, violations: o.violations }, sample, o === g ? "grpc" : "rest");
+    expect(strip(r), label).toEqual(strip(g));
+    expect(g.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.traceId).toMatch(/^[0-9a-f]{32}$/);
+  }
+}
+
+const unary = apiServices.flatMap((s) => s.methods).filter((m) => m.methodKind === "unary" && httpBindings(m).length > 0);
+const keyOf = (m: DescMethod) => `${m.parent.name}.${m.name}`;
+
+beforeAll(async () => {
+  d = await startDaemon();
+  ({ base } = await enableRest(d));
+  token = (await mintToken(d, "root")).secret;
+  // What the samples refer to: a configured eth0 (parent of VLANs, interface of routes), a route, a rule, a
+  // prefix set and a user of their own.
+  await call(InterfaceService, "UpdateInterface", { interface: { name: "eth0", description: "uplink" }, updateMask: { paths: ["description"] } });
+  await call(RoutingService, "CreateRoute", { route: { destination: { cidr: "10.200.0.0/16" }, interface: "eth0" } });
+  await call(FirewallService, "CreateRule", { rule: { name: "parity-base", chain: 1, sequence: 10, action: 1 } });
+  await call(FirewallService, "CreatePrefixSet", { prefixSet: { name: "parity-set", family: 1, prefixes: [{ cidr: "192.0.2.0/24" }] } });
+  await call(UserService, "CreateUser", { user: { name: "parity-base", role: "viewer" } });
+});
+afterAll(() => d.cleanup());
+
+describe("REST and gRPC give the same result", () => {
+  it("covers every unary RPC with an HTTP binding, and every sample names one", () => {
+    expect(unary.length).toBeGreaterThan(45);
+    for (const k of Object.keys(samples)) expect(unary.map(keyOf), k).toContain(k);
+  });
+
+  it.each(unary.map((m) => ({ rpc: keyOf(m), m })))("$rpc", async ({ m }) => {
+    const sample = samples[keyOf(m)];
+    const g = await overGrpc(m, (await sample?.request("grpc")) ?? {});
+    const r = await overRest(m, (await sample?.request("rest")) ?? {});
+    if (sample) expect(g.ok, `${keyOf(m)} sample: ${JSON.stringify(g)}`).toBe(!sample.fails);
+    expectSame(m, sample, g, r);
+  });
+});
+
+describe("REST and gRPC refuse the same requests the same way", () => {
+  // The empty request of every RPC whose binding has no path variable (an empty variable cannot be written
+  // in a URL), and invalid requests with field violations.
+  const empties = unary.filter((m) => httpBindings(m)[0]!.template.variables.length === 0);
+  const invalid: [DescMethod, unknown][] = [
+    [UserService.method.createUser, { user: { name: "Bad Name", role: "nobody", uid: 0, description: "x".repeat(300) } }],
+    [RoutingService.method.createRoute, { route: { destination: { cidr: "10.0.0.1/8" }, interface: "eth0" } }],
+    [RoutingService.method.getRoute, { destination: { cidr: "10.250.0.0/16" } }],
+    [FirewallService.method.createPrefixSet, { prefixSet: { name: "bad", family: 1, prefixes: [{ cidr: "2001:db8::/32" }, { cidr: "nonsense" }] } }],
+    [SystemService.method.updateSettings, { settings: { rest: { address: "not-an-ip" } }, updateMask: { paths: ["rest.address"] } }],
+    [ConfigService.method.commit, { transactionId: "0000000000000000" }],
+    [UserService.method.getUser, { name: "nobody" }],
+    [UserService.method.deleteRole, { name: "admin" }],
+    [InterfaceService.method.createInterface, { interface: { name: "eth9" } }],
+  ];
+
+  it.each(empties.map((m) => ({ rpc: keyOf(m), m })))("$rpc with the empty request", async ({ m }) => {
+    expectSame(m, samples[keyOf(m)], await overGrpc(m, {}), await overRest(m, {}));
+  });
+
+  it.each(invalid.map(([m, req]) => ({ rpc: keyOf(m), m, req })))("$rpc with an invalid request", async ({ m, req }) => {
+    const g = await overGrpc(m, req);
+    const r = await overRest(m, req);
+    expect(g.ok).toBe(false);
+    expectSame(m, undefined, g, r);
+  });
+});
+
+describe("server streams as newline-delimited JSON", () => {
+  /** Reads NDJSON lines from a streaming fetch until `count` lines arrived. */
+  async function lines(res: Response, count: number): Promise<unknown[]> {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (text.split("\n").length - 1 < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    reader.releaseLock();
+    return text.split("\n").slice(0, count).map((l) => JSON.parse(l) as unknown);
+  }
+
+  async function take<T>(stream: AsyncIterable<T>, count: number): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of stream) {
+      out.push(item);
+      if (out.length === count) break;
+    }
+    return out;
+  }
+
+  const metric = async (method: string) => {
+    const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const m = new RegExp(`^orbital_rpc_duration_seconds_count\\{method="${method.replace(/[.]/g, "\\.")}"\\} (\\d+)$`, "m").exec(await res.text());
+    return Number(m?.[1] ?? 0);
+  };
+
+  it("WatchInterfaces: the same snapshot as over gRPC, one {\"result\": …} per line", async () => {
+    const grpcItems = await take(d.client(InterfaceService).watchInterfaces({}), 4);
+    const ac = new AbortController();
+    const res = await fetch(`${base}/v1/interfaces:watch`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    const restItems = await lines(res, 4);
+    ac.abort();
+    expect(restItems).toEqual(grpcItems.map((i) => ({ result: toJson(InterfaceService.method.watchInterfaces.output, i) })));
+  });
+
+  it("WatchCommits: the same events on both transports, and the call ends when the HTTP client disconnects", async () => {
+    const path = "/orbital.config.v1.ConfigService/WatchCommits";
+    const finishedBefore = await metric(path);
+    const ac = new AbortController();
+    const res = await fetch(`${base}/v1/config/commits:watch`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    const grpcWatch = take(d.client(ConfigService).watchCommits({}), 2);
+    await new Promise((r) => setTimeout(r, 300)); // both subscribed
+    for (const h of ["watch-1", "watch-2"]) await call(SystemService, "UpdateSettings", { settings: { hostname: h }, updateMask: { paths: ["hostname"] } });
+    const restItems = await lines(res, 2);
+    const grpcItems = await grpcWatch;
+    expect(restItems).toEqual(grpcItems.map((e) => ({ result: toJson(ConfigService.method.watchCommits.output, e) })));
+    expect(restItems[0]).toMatchObject({ result: { type: "COMMIT_EVENT_TYPE_COMMITTED", revision: { author: "root", revision: expect.stringMatching(/^\d+$/) } } });
+    // Both watches are gone once their clients are: each one finished call more.
+    ac.abort();
+    await waitUntil(async () => (await metric(path)) === finishedBefore + 2);
+  });
+});
+
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
