@@ -11,8 +11,8 @@
 #   --work DIR     scratch space (default build/work/NAME); package cache: build/cache/debs/<arch>
 #   --force        rebuild even when the inputs did not change since the last build into --out
 # ORBITAL_ROOTFS_COMPRESSION overrides the meta's ROOTFS_COMPRESSION (mksquashfs -comp ...), for experiments.
-# Inputs: ORBITAL_SEA_DIR (default dist/sea/<arch>; built with `npm run build:sea` when missing) and
-# ORBITAL_SUPERVISE (default native/build/<arch>/orbital-supervise; built with `make -C native`).
+# Inputs: ORBITAL_SEA_DIR (default dist/sea/<arch>, brought up to date with scripts/build-sea.mjs --if-stale)
+# and ORBITAL_SUPERVISE (default native/build/<arch>/orbital-supervise, brought up to date with make -C native).
 # Results in --out: orbital-<board>.img (the disk), vmlinuz, initrd.img, cmdline.txt (direct kernel boot),
 # rootfs.squashfs, packages.txt (the Debian packages and versions used), SHA256SUMS.
 set -euo pipefail
@@ -20,6 +20,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
+args=("$@")
 board=x86_64 out= work= force=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +41,10 @@ out=$(mkdir -p "${out:-build/images/$board}" && cd "${out:-build/images/$board}"
 work=$(mkdir -p "${work:-build/work/$board}" && cd "${work:-build/work/$board}" && pwd)
 cache=$repo/build/cache/debs/$DEBIAN_ARCH
 mkdir -p "$cache"
+# One build at a time on this machine (tests running in parallel may each ask for the image): the others
+# wait here, then find it up to date.
+exec 9>"$repo/build/.build-image.lock"
+flock 9
 
 started=$SECONDS
 log() { echo "build-image: [$((SECONDS - started)) s] $*"; }
@@ -57,12 +62,11 @@ done
 # ---- inputs: the Orbital binaries -------------------------------------------------------------------------
 sea=${ORBITAL_SEA_DIR:-$repo/dist/sea/$ARCH}
 supervise=${ORBITAL_SUPERVISE:-$repo/native/build/$ARCH/orbital-supervise}
-if [ ! -x "$sea/bin/orbital" ] && [ -z "${ORBITAL_SEA_DIR:-}" ]; then
-  log "no $sea/bin/orbital: npm run build:sea"
-  npm run --silent build:sea
+# Our own outputs are brought up to date (each a no-op when its sources did not change); given ones are taken as is.
+if [ -z "${ORBITAL_SEA_DIR:-}" ]; then
+  node scripts/build-sea.mjs --if-stale --arch "$ARCH" >/dev/null
 fi
-if [ ! -x "$supervise" ] && [ -z "${ORBITAL_SUPERVISE:-}" ]; then
-  log "no $supervise: make -C native"
+if [ -z "${ORBITAL_SUPERVISE:-}" ]; then
   make -s -C native
 fi
 [ -x "$sea/bin/orbital" ] || die "no single executable at $sea/bin/orbital"
@@ -99,8 +103,21 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#need[@]} -gt 0 ]; then
   log "apt-get download ${need[*]}"
-  (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "${need[@]}" >/dev/null)
+  if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "${need[@]}" >/dev/null); then
+    # The archive moved on since apt's lists were fetched (a security update replaced a version): refresh
+    # them and start again, once.
+    [ -z "${ORBITAL_APT_UPDATED:-}" ] || die "apt-get download failed"
+    log "apt-get download failed: apt-get update, then again"
+    apt-get update -qq
+    exec env ORBITAL_APT_UPDATED=1 bash "$0" "${args[@]}"
+  fi
 fi
+# Versions no longer used leave the cache.
+for f in "$cache"/*.deb; do
+  [ -e "$f" ] || continue
+  b=$(basename "$f")
+  grep -qxF "${b%%_*} $(echo "$b" | cut -d_ -f2 | sed 's/%3a/:/')" "$manifest.new" || rm -f "$f"
+done
 deb_of() { # package version -> cached .deb path
   local f="$cache/${1}_${2//:/%3a}_$DEBIAN_ARCH.deb"
   [ -f "$f" ] || f="$cache/${1}_${2//:/%3a}_all.deb"
@@ -117,11 +134,11 @@ inputs_id=$(
   {
     echo "$SOURCE_DATE_EPOCH ${ORBITAL_ROOTFS_COMPRESSION:-}"
     cat "$manifest"
-    sha256sum "$sea/bin/orbital" "$supervise"
-    find "$sea/lib" -type f -print0 | sort -z | xargs -0 -r sha256sum
+    (cd "$sea" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    sha256sum <"$supervise"
     find overlay board/common "$board_dir" image -type f -print0 | sort -z | xargs -0 sha256sum
     find overlay -type l -printf '%p -> %l\n' | sort
-  } | sed "s|$repo/||g; s|$sea|SEA|g" | sha256sum | cut -d' ' -f1
+  } | sed "s|$repo/||g" | sha256sum | cut -d' ' -f1
 )
 img=$out/orbital-$board.img
 if [ -z "$force" ] && [ -f "$img" ] && [ "$(cat "$out/.inputs" 2>/dev/null)" = "$inputs_id" ]; then
