@@ -17,6 +17,11 @@ packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2
 # `npm run build:sea -- --arch aarch64` makes the aarch64 executable's code cache with the arm64 node under qemu-user
 # (docs/build.md), and test/sea runs that executable under qemu-user.
 packages+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
+# The offline image (image/build-image.sh, docs/image.md): squashfs-tools (root file system), genimage (the
+# GPT disk from board/<board>/genimage.cfg), dosfstools + mtools (its FAT boot partition), e2fsprogs (its ext4
+# data partition), kmod (depmod), cpio + xz-utils (initramfs), zstd, binutils (readelf: the shared-library
+# check). qemu-system-x86: qemu/run-x86_64.sh, test/qemu and bench/image.mjs boot it (TCG).
+packages+=(squashfs-tools genimage dosfstools mtools e2fsprogs kmod cpio xz-utils zstd binutils qemu-system-x86)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
