@@ -10,5 +10,9 @@ echo "== build"
 npm run --silent build
 echo "== proto:check"
 npm run --silent proto:check
+echo "== image"
+# The x86_64 disk image that test/qemu boots (also builds the single executable and the supervisor when
+# stale); a no-op when nothing it is made from changed.
+bash image/build-image.sh --board x86_64
 echo "== tests"
 npx vitest run "$@"
