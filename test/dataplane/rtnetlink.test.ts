@@ -7,12 +7,12 @@
 // Topology: each test gets a fresh network namespace with a veth pair v0/v1, driven from this process through
 // a socket opened inside it (netnsPath) and checked with `ip netns exec`; the namespace is deleted after.
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { canUseNetns, Netns } from "../support/netns.js";
 import { encodeOps, loadRtnetlinkAddon, openRtnetlink } from "../../src/daemon/dataplane/netlink/rtnetlink.js";
 import {
   MAIN_TABLE,
@@ -30,56 +30,6 @@ import {
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const arch = os.machine?.() ?? process.arch;
 const addonDirs = [path.join(repoRoot, "native", "build", arch), path.join(repoRoot, "dist", "native")];
-
-/** Namespaces need root and iproute2; without them the suite is skipped. */
-const canUseNetns = process.getuid?.() === 0 && spawnSync("ip", ["-V"]).status === 0;
-
-/**
- * A network namespace of this file's own (unique name; deleted by delete()), driven with `ip netns exec`.
- * (Kept here rather than in test/support/netns.ts, which the nftables tests own and were reshaping meanwhile.)
- */
-class Netns {
-  private constructor(readonly name: string) {}
-
-  /** The namespace file: what openRtnetlink({ netnsPath }) takes. */
-  get path(): string {
-    return `/var/run/netns/${this.name}`;
-  }
-
-  static create(label: string): Netns {
-    const name = `${label}-${process.pid}-${randomBytes(3).toString("hex")}`;
-    const r = spawnSync("ip", ["netns", "add", name], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`ip netns add ${name}: ${r.stderr}`);
-    return new Netns(name);
-  }
-
-  /** `ip <args>` inside the namespace, never throwing. */
-  tryIp(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync("ip", ["netns", "exec", this.name, "ip", ...args], { encoding: "utf8", maxBuffer: 512 << 20 });
-    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  }
-
-  /** `ip <args>` inside the namespace; throws with its stderr on failure. */
-  ip(...args: string[]): string {
-    const r = this.tryIp(...args);
-    if (r.status !== 0) throw new Error(`ip netns exec ${this.name} ip ${args.join(" ")}: ${r.stderr.trim()}`);
-    return r.stdout;
-  }
-
-  /** `ip -j -N <args>`: JSON, with numbers rather than names for tables, protocols, scopes and route types. */
-  ipJson<T = Record<string, unknown>[]>(...args: string[]): T {
-    const out = this.ip("-j", "-N", ...args).trim();
-    return (out ? JSON.parse(out) : []) as T;
-  }
-
-  ifindexes(): Map<string, number> {
-    return new Map(this.ipJson<{ ifname: string; ifindex: number }[]>("link", "show").map((l) => [l.ifname, l.ifindex]));
-  }
-
-  delete(): void {
-    spawnSync("ip", ["netns", "delete", this.name]);
-  }
-}
 
 const ENOENT = 2;
 const ESRCH = 3;
@@ -101,7 +51,7 @@ function probeVlan(): boolean {
     ns.ip("link", "add", "p0", "type", "veth", "peer", "name", "p1");
     return ns.tryIp("link", "add", "link", "p0", "name", "p0.7", "type", "vlan", "id", "7").status === 0;
   } finally {
-    ns.delete();
+    ns.dispose();
   }
 }
 const vlanSupported = probeVlan();
@@ -170,7 +120,7 @@ function statsFromIp(l: IpLink): Record<(typeof STAT_KEYS)[number], bigint> {
 const addrKey = (a: AddressInfo) => `${a.ifindex} ${a.family} ${a.address}/${a.prefixLength} scope ${a.scope}`;
 
 function addrKeysFromIp(ns: Netns): string[] {
-  const links = ns.ipJson<{ ifindex: number; addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[]>("addr", "show");
+  const links = ns.ipJsonNumeric<{ ifindex: number; addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[]>("addr", "show");
   return links
     .flatMap((l) =>
       l.addr_info.map((a) =>
@@ -270,7 +220,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
 
   afterEach(() => {
     sock.close();
-    ns.delete();
+    ns.dispose();
   });
 
   async function ok(ops: NetlinkOp[]): Promise<void> {
@@ -296,9 +246,9 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
     });
 
     it("lists links: names, indexes, kinds, flags, operstate, mtu, mac, alias, veth peers, 64-bit stats", async () => {
-      const before = ns.ipJson<IpLink[]>("-d", "-s", "-s", "link", "show");
+      const before = ns.ipJsonNumeric<IpLink[]>("-d", "-s", "-s", "link", "show");
       const ours = await sock.listLinks();
-      const after = ns.ipJson<IpLink[]>("-d", "-s", "-s", "link", "show");
+      const after = ns.ipJsonNumeric<IpLink[]>("-d", "-s", "-s", "link", "show");
       const ifindexOf = new Map(before.map((l) => [l.ifname, l.ifindex]));
       expect(ours.map(({ stats: _s, ...rest }) => rest)).toEqual(before.map((l) => linkFromIp(l, ifindexOf)));
       expect(ours.find((l) => l.name === "v0")).toMatchObject({ kind: "veth", up: true, alias: "uplink to the lab", parentIndex: v1 });
@@ -352,7 +302,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
       { op: "linkSet", ifindex: v0, up: true, mtu: 1400, alias: "uplink" },
       { op: "linkSet", ifindex: v1, up: true },
     ]);
-    const [l0] = ns.ipJson<IpLink[]>("link", "show", "dev", "v0");
+    const [l0] = ns.ipJsonNumeric<IpLink[]>("link", "show", "dev", "v0");
     expect(l0).toMatchObject({ mtu: 1400, ifalias: "uplink" });
     expect(l0!.flags).toContain("UP");
     expect((await sock.listLinks()).find((l) => l.ifindex === v0)).toMatchObject({ up: true, mtu: 1400, alias: "uplink" });
@@ -363,7 +313,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
     ]);
     expect(results.map((r) => r.errno)).toEqual([0, ENODEV]);
     expect(results[1]!.message).toMatch(/^No such device/);
-    const [l1] = ns.ipJson<IpLink[]>("link", "show", "dev", "v0");
+    const [l1] = ns.ipJsonNumeric<IpLink[]>("link", "show", "dev", "v0");
     expect(l1!.flags).not.toContain("UP");
     expect(l1!.ifalias).toBeUndefined();
     expect((await sock.listLinks()).find((l) => l.ifindex === v0)).toMatchObject({ up: false, alias: "", mtu: 1400 });
@@ -377,7 +327,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
 
   it.runIf(vlanSupported)("creates and deletes a VLAN on a parent link", async () => {
     await ok([{ op: "vlanAdd", name: "v0.100", parentIndex: v0, vlanId: 100 }]);
-    const [vlan] = ns.ipJson<IpLink[]>("-d", "link", "show", "dev", "v0.100");
+    const [vlan] = ns.ipJsonNumeric<IpLink[]>("-d", "link", "show", "dev", "v0.100");
     expect(vlan!.linkinfo).toMatchObject({ info_kind: "vlan", info_data: { id: 100 } });
     const ours = (await sock.listLinks()).find((l) => l.name === "v0.100");
     expect(ours).toMatchObject({ ifindex: vlan!.ifindex, kind: "vlan", vlanId: 100, parentIndex: v0 });
@@ -394,7 +344,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
     expect(results[0]).toMatchObject({ errno: EOPNOTSUPP });
     expect(results[0]!.message).toMatch(/^Operation not supported: Unknown device type/);
     expect(results[1]).toEqual({ errno: 0, message: "Success" });
-    expect(ns.ipJson<IpLink[]>("link", "show", "dev", "v0")[0]!.mtu).toBe(1450);
+    expect(ns.ipJsonNumeric<IpLink[]>("link", "show", "dev", "v0")[0]!.mtu).toBe(1450);
   });
 
   it("adds (idempotently) and deletes IPv4 and IPv6 addresses", async () => {
@@ -404,7 +354,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
     ];
     await ok(add);
     await ok(add); // again: replace, not EEXIST
-    const shown = () => ns.ipJson<{ addr_info: { family: string; local: string; prefixlen: number }[] }[]>("addr", "show", "dev", "v0")[0]!.addr_info;
+    const shown = () => ns.ipJsonNumeric<{ addr_info: { family: string; local: string; prefixlen: number }[] }[]>("addr", "show", "dev", "v0")[0]!.addr_info;
     expect(shown()).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ family: "inet", local: "192.0.2.1", prefixlen: 24 }),
@@ -447,10 +397,10 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
           routeKey({ ...specs[4]!, oif: v0, scope: 0 }),
         ].sort(),
       );
-      expect(ns.ipJson<IpRoute[]>("-4", "route", "show", "10.10.0.0/16")).toEqual([
+      expect(ns.ipJsonNumeric<IpRoute[]>("-4", "route", "show", "10.10.0.0/16")).toEqual([
         expect.objectContaining({ dst: "10.10.0.0/16", gateway: "192.0.2.2", dev: "v0", protocol: "77", metric: 10 }),
       ]);
-      expect(ns.ipJson<IpRoute[]>("-6", "route", "show", "2001:db8:100::/48")).toEqual([
+      expect(ns.ipJsonNumeric<IpRoute[]>("-6", "route", "show", "2001:db8:100::/48")).toEqual([
         expect.objectContaining({ dst: "2001:db8:100::/48", gateway: "2001:db8:1::2", protocol: "77", metric: 10 }),
       ]);
       const ours = await sock.listRoutes({ protocol: ORBITAL_ROUTE_PROTOCOL });
@@ -463,7 +413,7 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
 
       // Replace: the same destination/table/metric with another gateway is one route, updated.
       await ok([{ op: "routeReplace", route: route("10.10.0.0/16", { gateway: "192.0.2.3", priority: 10 }) }]);
-      expect(ns.ipJson<IpRoute[]>("-4", "route", "show", "10.10.0.0/16")).toEqual([expect.objectContaining({ gateway: "192.0.2.3" })]);
+      expect(ns.ipJsonNumeric<IpRoute[]>("-4", "route", "show", "10.10.0.0/16")).toEqual([expect.objectContaining({ gateway: "192.0.2.3" })]);
 
       const del: NetlinkOp[] = [...specs.slice(1), route("10.10.0.0/16", { gateway: "192.0.2.3", priority: 10 })].map((r) => ({ op: "routeDel", route: r }));
       await ok(del);
@@ -481,13 +431,13 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
         route("2001:db8:beef::/48", { table: 1001, type: RouteType.UNREACHABLE }),
       ];
       await ok(specs.map((r) => ({ op: "routeReplace", route: r })));
-      const v4 = ns.ipJson<IpRoute[]>("-4", "route", "show", "table", "1001");
+      const v4 = ns.ipJsonNumeric<IpRoute[]>("-4", "route", "show", "table", "1001");
       expect(v4.map((r) => [r.type, r.dst])).toEqual([
         ["6", "10.30.0.0/16"],
         ["7", "10.31.0.0/16"],
         ["8", "10.32.0.0/16"],
       ]);
-      const v6 = ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "1001");
+      const v6 = ns.ipJsonNumeric<IpRoute[]>("-6", "route", "show", "table", "1001");
       expect(v6.map((r) => [r.type, r.dst]).sort()).toEqual([
         ["6", "2001:db8:dead::/48"],
         ["7", "2001:db8:beef::/48"],
@@ -514,8 +464,8 @@ describe.skipIf(!canUseNetns)("rtnetlink addon (real kernel, fresh namespace per
       expect(results[1]!.message).toMatch(/^Network is unreachable: \S/);
       expect(results[3]!.message).toMatch(/^No such device/);
       expect(results[4]!.message).toMatch(/^No such process/);
-      expect(ns.ipJson<IpRoute[]>("-4", "route", "show", "table", "1002").map((r) => r.dst)).toEqual(["10.40.0.0/16", "10.42.0.0/16"]);
-      expect(ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "1002").map((r) => r.dst)).toEqual(["2001:db8:45::/48"]);
+      expect(ns.ipJsonNumeric<IpRoute[]>("-4", "route", "show", "table", "1002").map((r) => r.dst)).toEqual(["10.40.0.0/16", "10.42.0.0/16"]);
+      expect(ns.ipJsonNumeric<IpRoute[]>("-6", "route", "show", "table", "1002").map((r) => r.dst)).toEqual(["2001:db8:45::/48"]);
     });
 
     it("refuses invalid arguments with a JS error before executing anything of the call", async () => {

@@ -33,10 +33,33 @@ export class Netns {
     return spawnSync("ip", ["netns", "exec", this.name, ...cmd], { stdio: "ignore" }).status === 0;
   }
 
+  /** `ip <args>` inside the namespace, never throwing. */
+  tryIp(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync("ip", ["netns", "exec", this.name, "ip", ...args], { encoding: "utf8", maxBuffer: 512 << 20 });
+    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  }
+
+  /** `ip <args>` inside the namespace; throws with its stderr on failure. */
+  ip(...args: string[]): string {
+    const r = this.tryIp(...args);
+    if (r.status !== 0) throw new Error(`ip netns exec ${this.name} ip ${args.join(" ")}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
   /** `ip -j <args>` inside the namespace, parsed. */
   ipJson<T = Record<string, unknown>[]>(...args: string[]): T {
-    const out = this.run("ip", "-j", ...args).trim();
+    const out = this.ip("-j", ...args).trim();
     return (out ? JSON.parse(out) : []) as T;
+  }
+
+  /** `ip -j -N <args>`: as ipJson, with numbers rather than names for tables, protocols, scopes and route types. */
+  ipJsonNumeric<T = Record<string, unknown>[]>(...args: string[]): T {
+    return this.ipJson<T>("-N", ...args);
+  }
+
+  /** Interface name -> ifindex. */
+  ifindexes(): Map<string, number> {
+    return new Map(this.ipJson<{ ifname: string; ifindex: number }[]>("link", "show").map((l) => [l.ifname, l.ifindex]));
   }
 
   dispose(): void {
