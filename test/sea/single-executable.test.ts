@@ -20,9 +20,14 @@ const tmp = mkdtempSync(path.join(tmpdir(), "orbital-sea-"));
 // No ORBITAL_NATIVE_DIR and no node settings: the executable must find its addons by itself.
 const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: path.join(tmp, "cache"), XDG_STATE_HOME: path.join(tmp, "state"), XDG_RUNTIME_DIR: path.join(tmp, "run"), TERM: "dumb" };
 
-function build(arch: string): void {
-  const r = spawnSync(process.execPath, [BUILD_SCRIPT, "--arch", arch, "--if-stale"], { cwd: repoRoot, encoding: "utf8", timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`build-sea --arch ${arch} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+/** Brings dist/sea/<arch> up to date; asynchronously, since a blocked worker misses vitest's own calls. */
+async function build(arch: string): Promise<void> {
+  const child = spawn(process.execPath, [BUILD_SCRIPT, "--arch", arch, "--if-stale"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  child.stderr.on("data", (d: Buffer) => (out += d));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (c, s) => resolve([c, s])));
+  if (code !== 0) throw new Error(`build-sea --arch ${arch} failed (${code ?? signal}):\n${out}`);
 }
 
 function run(cmd: string, args: string[], prefix: string[] = []) {
@@ -126,7 +131,7 @@ describe("the x86_64 single executable", () => {
 });
 
 describe.skipIf(!haveQemu)("the aarch64 single executable under qemu-user", () => {
-  beforeAll(() => build("aarch64"), 900_000);
+  beforeAll(() => build("aarch64"), 1_200_000); // build-sea gives the qemu-user step up to 3 x 300 s
 
   it("is an aarch64 ELF that runs orbctl --help and orbitald --help (code cache made under qemu accepted)", () => {
     const elf = Buffer.alloc(20);
