@@ -54,32 +54,71 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%
 export LC_ALL=C TZ=UTC
 umask 022
 
-[ "$(dpkg --print-architecture)" = "$DEBIAN_ARCH" ] || die "this assembler runs on a Debian $DEBIAN_ARCH host (board $board)"
-for tool in apt-get dpkg-deb mksquashfs genimage mkfs.vfat mcopy mke2fs depmod cpio xz readelf; do
+# A foreign board (aarch64 on an amd64 host) takes its packages through dpkg multiarch (apt-get download
+# pkg:arm64, nothing installed) and its binaries from the cross compilers; depmod, mksquashfs, genimage and
+# readelf do not care about the target's architecture.
+tools=(apt-get dpkg-deb mksquashfs genimage mkfs.vfat mcopy mke2fs depmod cpio xz readelf)
+apt_arch= cross=
+if [ "$(dpkg --print-architecture)" != "$DEBIAN_ARCH" ]; then
+  dpkg --print-foreign-architectures | grep -qx "$DEBIAN_ARCH" ||
+    die "board $board needs Debian $DEBIAN_ARCH packages: dpkg --add-architecture $DEBIAN_ARCH (bash scripts/install-deps.sh does it)"
+  apt_arch=:$DEBIAN_ARCH
+  cross=$ARCH-linux-gnu-
+  tools+=("${cross}gcc" "${cross}g++")
+fi
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool is missing: bash scripts/install-deps.sh installs it"
 done
+
+# apt's lists must know the board's architecture (a fresh machine, or arm64 just added).
+if ! apt-cache show --no-all-versions "busybox-static$apt_arch" >/dev/null 2>&1; then
+  log "apt-get update"
+  apt-get update -qq
+fi
 
 # ---- inputs: the Orbital binaries -------------------------------------------------------------------------
 sea=${ORBITAL_SEA_DIR:-$repo/dist/sea/$ARCH}
 supervise=${ORBITAL_SUPERVISE:-$repo/native/build/$ARCH/orbital-supervise}
-# Our own outputs are brought up to date (each a no-op when its sources did not change); given ones are taken as is.
+# The target's libmnl for the cross build of the rtnetlink addon: libmnl0 and libmnl-dev of DEBIAN_ARCH,
+# downloaded and unpacked, not installed (scripts/install-deps.sh says why), into build/cross/<arch>/sysroot.
+cross_sysroot() {
+  local dir=$repo/build/cross/$DEBIAN_ARCH p v want= get=()
+  for p in libmnl0 libmnl-dev; do
+    v=$(apt-cache show --no-all-versions "$p$apt_arch" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
+    [ -n "$v" ] || die "package $p$apt_arch is unknown to apt (apt-get update?)"
+    want+="$p $v;" get+=("$p$apt_arch=$v")
+  done
+  if [ "$(cat "$dir/.packages" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir/debs" "$dir/sysroot"
+    (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${get[@]}" >/dev/null) || die "apt-get download ${get[*]} failed"
+    for f in "$dir"/debs/*.deb; do dpkg-deb -x "$f" "$dir/sysroot"; done
+    echo "$want" >"$dir/.packages"
+  fi
+  echo "$dir/sysroot"
+}
+
+# Our own outputs are brought up to date (each a no-op when its sources did not change); given ones are taken
+# as is. make first: it also builds the addons (cross-compiled for a foreign board) that the SEA tree carries.
+if [ -z "${ORBITAL_SUPERVISE:-}" ] || [ -z "${ORBITAL_SEA_DIR:-}" ]; then
+  if [ -n "$cross" ]; then
+    sysroot=$(cross_sysroot)
+    make -s -C native CC="${cross}gcc" CXX="${cross}g++" OUT="build/$ARCH" \
+      CXXFLAGS="-O2 -isystem $sysroot/usr/include" LDFLAGS="-L$sysroot/usr/lib/$ARCH-linux-gnu"
+  else
+    make -s -C native
+  fi
+fi
 if [ -z "${ORBITAL_SEA_DIR:-}" ]; then
   node scripts/build-sea.mjs --if-stale --arch "$ARCH" >/dev/null
-fi
-if [ -z "${ORBITAL_SUPERVISE:-}" ]; then
-  make -s -C native
 fi
 [ -x "$sea/bin/orbital" ] || die "no single executable at $sea/bin/orbital"
 [ -x "$supervise" ] || die "no supervisor at $supervise"
 
 # ---- Debian packages: names and versions (apt's candidates on this host) -----------------------------------
-if ! apt-cache show --no-all-versions busybox-static >/dev/null 2>&1; then
-  log "apt-get update"
-  apt-get update -qq
-fi
 kernel_pkg=$KERNEL_PACKAGE
-# A metapackage (linux-image-amd64) names the versioned kernel package it depends on.
-dep=$(apt-cache depends "$kernel_pkg" 2>/dev/null | sed -n 's/^  Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
+# A metapackage (linux-image-amd64) names the versioned kernel package it depends on (foreign: name:arch).
+dep=$(apt-cache depends "$kernel_pkg$apt_arch" 2>/dev/null | sed -n 's/^  Depends: \(linux-image-[0-9][^:]*\).*$/\1/p' | head -1)
 [ -n "$dep" ] && kernel_pkg=$dep
 mapfile -t pkg_lines < <(grep -v -e '^#' -e '^[[:space:]]*$' image/debian-packages | sed 's/[[:space:]]*#.*//')
 pkgs=("$kernel_pkg")
@@ -89,7 +128,7 @@ manifest=$work/packages.txt
 # One apt-cache call for all (each call reads the whole package cache).
 declare -A version
 while read -r p v; do version[$p]=$v; done < <(
-  apt-cache show --no-all-versions "${pkgs[@]}" 2>/dev/null | awk '/^Package: /{p=$2} /^Version: /{print p, $2}'
+  apt-cache show --no-all-versions "${pkgs[@]/%/$apt_arch}" 2>/dev/null | awk '/^Package: /{p=$2} /^Version: /{print p, $2}'
 )
 : >"$manifest.new"
 need=()
@@ -98,7 +137,7 @@ for p in "${pkgs[@]}"; do
   [ -n "$v" ] || die "package $p is unknown to apt (apt-get update?)"
   f="${p}_${v//:/%3a}_$DEBIAN_ARCH.deb"
   [ -f "$cache/$f" ] || f="${p}_${v//:/%3a}_all.deb"
-  [ -f "$cache/$f" ] || need+=("$p=$v")
+  [ -f "$cache/$f" ] || need+=("$p$apt_arch=$v")
   echo "$p $v" >>"$manifest.new"
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -168,8 +207,11 @@ for d in bin sbin lib lib64; do ln -s "usr/$d" "$rootfs/$d"; done
 
 # Copies a package's path into the root, moving /bin, /sbin, /lib, /lib64 under /usr.
 take() { # pkgdir path
-  local src=$1/$2 rel=$2
-  [ -e "$src" ] || [ -L "$src" ] || die "$(basename "$1") has no $2"
+  local src=$1/${2%\?} rel=${2%\?}
+  if [ ! -e "$src" ] && [ ! -L "$src" ]; then
+    case "$2" in *\?) return 0 ;; esac # optional: PATH? (lib64? of libc6: amd64 only)
+    die "$(basename "$1") has no $2"
+  fi
   case "$rel" in bin | bin/* | sbin | sbin/* | lib | lib/* | lib64 | lib64/*) rel=usr/$rel ;; esac
   mkdir -p "$rootfs/$(dirname "$rel")"
   if [ -d "$src" ] && [ ! -L "$src" ]; then
@@ -184,7 +226,9 @@ for line in "${pkg_lines[@]}"; do
   if [ "$paths" = "*" ]; then
     for top in "$work/debs/$p"/*; do take "$work/debs/$p" "$(basename "$top")"; done  # the glob skips .deb-sha256
   else
+    set -f # (PATH? is no glob)
     for path in $paths; do take "$work/debs/$p" "$path"; done
+    set +f
   fi
 done
 # Nothing reads these at run time; of the documentation only the licences (copyright files) stay.
@@ -194,7 +238,10 @@ rm -rf "$rootfs"/usr/share/{man,info,locale,lintian,bug,gdb,gcc} "$rootfs"/usr/l
 
 # BusyBox applets: a link for each, where no real program (ip from iproute2, ...) took the name.
 bb=$rootfs/usr/bin/busybox
-if "$bb" true 2>/dev/null; then applets=$("$bb" --list-full); else applets=$(busybox --list-full); fi
+# (Run it: natively, or a foreign one under qemu-user; else the host's BusyBox of the same Debian version.)
+if "$bb" true 2>/dev/null; then applets=$("$bb" --list-full)
+elif [ -n "$cross" ] && command -v "qemu-$ARCH-static" >/dev/null; then applets=$("qemu-$ARCH-static" "$bb" --list-full)
+else applets=$(busybox --list-full); fi
 for a in $applets; do
   a=${a#/}
   case "$a" in bin/* | sbin/*) a=usr/$a ;; esac
@@ -298,14 +345,14 @@ find "$work/input" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 mkdir -p "$work/genimage/root" "$work/genimage/tmp" "$work/genimage/out"
 log "genimage"
 (
-  export BOOT_SIZE ROOTFS_SIZE DATA_SIZE E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
-  genimage --config "$board_dir/genimage.cfg" --inputpath "$work/input" --outputpath "$work/genimage/out" \
+  export BOOT_SIZE ROOTFS_SIZE DATA_SIZE ROOTFS_PARTITION_TYPE E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
+  genimage --config board/common/genimage.cfg --inputpath "$work/input" --outputpath "$work/genimage/out" \
     --rootpath "$work/genimage/root" --tmppath "$work/genimage/tmp" --loglevel 0
 )
 
 # ---- results ---------------------------------------------------------------------------------------------
 rm -f "$out"/*.img "$out"/SHA256SUMS
-mv "$work/genimage/out/orbital-$board.img" "$img"
+mv "$work/genimage/out/orbital.img" "$img"
 cp "$work/input"/{vmlinuz,initrd.img,cmdline.txt,rootfs.squashfs} "$out/"
 cp "$manifest" "$out/packages.txt"
 (cd "$out" && sha256sum "orbital-$board.img" vmlinuz initrd.img cmdline.txt rootfs.squashfs >SHA256SUMS)

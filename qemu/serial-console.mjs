@@ -1,4 +1,4 @@
-// A serial-console driver for tests and benchmarks: starts a board's QEMU script (qemu/run-<board>.sh, which
+// A serial-console driver for tests and benchmarks: starts a board's QEMU (qemu/run.sh --board <board>, which
 // puts the guest's console on its stdin/stdout), waits for text matching a pattern with a timeout, types
 // lines, logs in, runs shell commands, and timestamps what it saw (ms since QEMU started). It never builds
 // anything (the script runs with --no-build) and stops QEMU by its pid. Plain ESM: node, vitest and bench.
@@ -32,12 +32,12 @@ export class ConsoleTimeout extends Error {}
 
 export class SerialConsole {
   /**
-   * Starts QEMU through qemu/run-<board>.sh --no-build with `args` (e.g. --snapshot, --image DIR).
+   * Starts QEMU through qemu/run.sh --board <board> --no-build with `args` (e.g. --snapshot, --image DIR).
    * `transcript`: a file that receives everything the console prints, as it arrives.
    */
   static start({ board = "x86_64", args = [], env = {}, transcript } = {}) {
-    const script = path.join(repoRoot, "qemu", `run-${board}.sh`);
-    const child = spawn("bash", [script, "--no-build", ...args], {
+    const script = path.join(repoRoot, "qemu", "run.sh");
+    const child = spawn("bash", [script, "--board", board, "--no-build", ...args], {
       cwd: repoRoot,
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, ...env },

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The smoke check of `qemu/run-x86_64.sh --smoke`: boots the built image (throw-away disk: --snapshot), waits
-// for the login prompt and for orbitald to answer, logs in as admin on the serial console, runs
-// `system version` in its orbctl shell, logs out, logs in as root and powers off. Exit status 0 when all of
-// that worked and QEMU ended by itself, 1 otherwise. Prints the console and the boot times.
+// The smoke check of `qemu/run.sh --board NAME --smoke` (qemu/run-x86_64.sh, qemu/run-aarch64.sh): boots the
+// built image (throw-away disk: --snapshot), waits for the login prompt and for orbitald to answer, logs in as
+// admin on the serial console, runs `system version` in its orbctl shell, logs out, logs in as root and powers
+// off. Exit status 0 when all of that worked and QEMU ended by itself, 1 otherwise. Prints the console and the
+// boot times.
 //
-// usage: node qemu/smoke.mjs [--board x86_64] [--image DIR] [--accel tcg|kvm] [--timeout-s 600]
+// usage: node qemu/smoke.mjs [--board x86_64|aarch64] [--image DIR] [--accel tcg|kvm] [--timeout-s 600]
 import { parseArgs } from "node:util";
 import { guest, SerialConsole } from "./serial-console.mjs";
 

@@ -48,7 +48,9 @@ export function runnerFor(arch) {
   const qemu = `qemu-${arch}-static`;
   const sysroot = `/usr/${arch}-linux-gnu`;
   const found = spawnSync("sh", ["-c", `command -v ${qemu}`], { encoding: "utf8" }).stdout.trim();
-  return found && existsSync(path.join(sysroot, "lib")) ? [found, "-L", sysroot] : undefined;
+  // LD_LIBRARY_PATH=/lib (the sysroot's, under -L): the cross libc even when the host's ld.so.cache also
+  // lists a multiarch one (libc6:arm64), whose other glibc build under this loader makes node hang at start.
+  return found && existsSync(path.join(sysroot, "lib")) ? [found, "-L", sysroot, "-E", "LD_LIBRARY_PATH=/lib"] : undefined;
 }
 
 const sha512 = (file) => `sha512-${createHash("sha512").update(readFileSync(file)).digest("base64")}`;
@@ -205,9 +207,10 @@ export async function buildSea(arch, { ifStale = false } = {}) {
   // --random-seed: V8's code cache depends on the random (and hash) seed of the process that makes it, so a fixed
   // seed makes the blob the same bytes on every build. Only that process runs with it (the executable reseeds at
   // start), and V8 leaves the seed out of the flag hash that a code cache must match: the cache is still used.
-  // Under qemu-user the arm64 node now and then spins forever early in its start (seen on a loaded 2-core
-  // machine; the same step takes ~2 s when it does not): a stuck attempt is killed and the step run again.
-  const attempts = runner?.length ? 3 : 1;
+  // Under qemu-user a node that hangs (seen when a multiarch libc6:arm64 was loaded by the cross loader, see
+  // runnerFor) would stall the build for good: an attempt is killed after 300 s (the step takes seconds) and
+  // tried once more, then the build fails saying so.
+  const attempts = runner?.length ? 2 : 1;
   for (let attempt = 1; ; attempt++) {
     const made = spawnSync(maker, [...makerArgs, "--random-seed=42", "--experimental-sea-config", rel(path.join(work, "sea-config.json"))], {
       cwd: repoRoot,

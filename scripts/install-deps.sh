@@ -18,22 +18,37 @@ packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2
 # (docs/build.md), and test/sea runs that executable under qemu-user.
 packages+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
 # The offline image (image/build-image.sh, docs/image.md): squashfs-tools (root file system), genimage (the
-# GPT disk from board/<board>/genimage.cfg), dosfstools + mtools (its FAT boot partition), e2fsprogs (its ext4
+# GPT disk from board/common/genimage.cfg), dosfstools + mtools (its FAT boot partition), e2fsprogs (its ext4
 # data partition), kmod (depmod), cpio + xz-utils (initramfs), zstd, binutils (readelf: the shared-library
 # check). qemu-system-x86: qemu/run-x86_64.sh, test/qemu and bench/image.mjs boot it (TCG).
 packages+=(squashfs-tools genimage dosfstools mtools e2fsprogs kmod cpio xz-utils zstd binutils qemu-system-x86)
+# The aarch64 image (board/aarch64): its addons and supervisor cross-compiled (gcc/g++-aarch64-linux-gnu),
+# qemu-system-arm boots it (qemu/run-aarch64.sh, test/qemu). Its arm64 packages, and the arm64 libmnl the
+# rtnetlink addon links, are only downloaded (apt-get download pkg:arm64, image/build-image.sh), which needs
+# arm64 in apt's lists: the multiarch setup below. Nothing of arm64 is installed, on purpose: libmnl-dev:arm64
+# would pull in libc6:arm64, whose /usr/lib/aarch64-linux-gnu/libc.so.6 qemu-aarch64-static -L
+# /usr/aarch64-linux-gnu then loads with the cross ld.so of another glibc build: the arm64 node hangs.
+packages+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-system-arm)
+# python3-kconfiglib: Buildroot-tree checks of the kernel and package configuration (docs/buildroot.md).
+packages+=(python3-kconfiglib)
 missing=()
+arm64_added=
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "install-deps: dpkg --add-architecture arm64"
+  dpkg --add-architecture arm64
+  arm64_added=1
+fi
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Node.js runs the build tools; the image and the daemon use Node 24 from the npm tree. A machine may carry
 # its own Node.js outside dpkg, which is fine.
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: apt-get install ${missing[*]}"
+if [ ${#missing[@]} -gt 0 ] || [ -n "$arm64_added" ]; then
+  echo "install-deps: apt-get update${missing[*]:+, apt-get install ${missing[*]}}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ ${#missing[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 stamp=node_modules/.orbital-lock-hash

@@ -7,14 +7,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/proto-image.js";
+import { runnerFor } from "../../scripts/build-sea.mjs";
 import { orbitalGroup } from "../support/daemon.js";
 
 const BUILD_SCRIPT = path.join(repoRoot, "scripts", "build-sea.mjs");
 /** The Node version pinned in the build script (its one place). */
 const NODE_VERSION = /export const NODE_VERSION = "(\d+\.\d+\.\d+)"/.exec(readFileSync(BUILD_SCRIPT, "utf8"))![1]!;
 const bin = (arch: string, name: string) => path.join(repoRoot, "dist", "sea", arch, "bin", name);
-const QEMU = ["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu"];
-const haveQemu = spawnSync("sh", ["-c", `command -v ${QEMU[0]}`]).status === 0 && existsSync("/usr/aarch64-linux-gnu/lib");
+const QEMU = runnerFor("aarch64") ?? ["qemu-aarch64-static"]; // the build script's own qemu-user prefix
+const haveQemu = runnerFor("aarch64") !== undefined;
 
 const tmp = mkdtempSync(path.join(tmpdir(), "orbital-sea-"));
 // No ORBITAL_NATIVE_DIR and no node settings: the executable must find its addons by itself.
@@ -131,7 +132,7 @@ describe("the x86_64 single executable", () => {
 });
 
 describe.skipIf(!haveQemu)("the aarch64 single executable under qemu-user", () => {
-  beforeAll(() => build("aarch64"), 1_200_000); // build-sea gives the qemu-user step up to 3 x 300 s
+  beforeAll(() => build("aarch64"), 900_000); // build-sea gives the qemu-user step up to 2 x 300 s
 
   it("is an aarch64 ELF that runs orbctl --help and orbitald --help (code cache made under qemu accepted)", () => {
     const elf = Buffer.alloc(20);

@@ -1,0 +1,178 @@
+// The QEMU boot scenario shared by every board's test (x86_64-boot.test.ts, aarch64-boot.test.ts): one VM under TCG booted from the
+// board's built image with a throw-away disk; boot to a serial login, admin's orbctl shell (version, NICs), an address and a route
+// committed through orbctl and seen by the kernel (ip as root), kill -9 of orbitald with the supervisor restarting it and re-applying a
+// route deleted behind its back, the configuration across a reboot, poweroff ending QEMU with status 0.
+//
+// One VM at a time on this machine: TCG VMs are CPU-bound, and two at once on a 2-core machine would make each slower than both in a row
+// (and their boot times meaningless). Each board's file holds an flock on build/.qemu-vm.lock from starting QEMU until it is gone, so the
+// two files may run in parallel workers and still boot one after the other.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guest, repoRoot, SerialConsole } from "../../qemu/serial-console.mjs";
+
+const ADDRESS = "192.0.2.1/24"; // TEST-NET-1 on eth1 (an isolated QEMU network): no traffic leaves the VM
+const GATEWAY = "192.0.2.254";
+const ROUTE = "198.51.100.0/24"; // TEST-NET-2
+const BOOT_MS = 600_000; // TCG on a busy 2-core machine
+const LOCK_WAIT_MS = 1_800_000; // the other board's whole scenario
+
+/**
+ * Takes the machine-wide VM lock (flock, so the kernel releases it if this process dies): resolves once held, with a function that
+ * releases it.
+ */
+function vmLock(): Promise<() => void> {
+  const file = path.join(repoRoot, "build", ".qemu-vm.lock");
+  mkdirSync(path.dirname(file), { recursive: true });
+  // flock holds the lock while `cat` runs; cat ends when we close its stdin.
+  const holder: ChildProcess = spawn("flock", [file, "sh", "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    holder.stdout?.once("data", () => resolve(() => holder.stdin?.end()));
+    holder.once("exit", (code) => reject(new Error(`flock ${file} ended (${code}) before taking the lock`)));
+  });
+}
+
+/**
+ * Runs a command to its end without blocking this worker's event loop (a spawnSync of minutes starves vitest's worker RPC: "Timeout
+ * calling onTaskUpdate"). Resolves with its exit status and output.
+ */
+export function run(cmd: string, args: string[]): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.once("error", reject);
+    child.once("close", (status) => resolve({ status, out }));
+  });
+}
+
+export interface Board {
+  /** board/<name> */
+  name: string;
+  /** What `system version` reports as the architecture (Node's os.machine()). */
+  architecture: RegExp;
+}
+
+export function bootScenario(board: Board): void {
+  const imageDir = path.join(repoRoot, "build", "images", board.name);
+  let con: SerialConsole;
+  let unlock: (() => void) | undefined;
+  const times: Record<string, number> = {};
+
+  /**
+   * Waits for the login prompt and "API ready" printed after text offset `from`; records both times, in ms since `t0` (QEMU's start,
+   * or the reboot command).
+   */
+  async function booted(label: string, from: number, t0: number): Promise<void> {
+    const [login, api] = await Promise.all([
+      con.seen(guest.loginPrompt, { from, timeoutMs: BOOT_MS, what: `the login prompt (${label})` }),
+      con.seen(guest.apiReady, { from, timeoutMs: BOOT_MS, what: `orbital: API ready (${label})` }),
+    ]);
+    times[`${label}: boot to login prompt`] = login - t0;
+    times[`${label}: boot to API ready`] = api - t0;
+  }
+
+  const loginAs = async (user: "root" | "admin") =>
+    con.login(user, guest.initialPassword, user === "root" ? guest.rootPrompt : guest.orbctlPrompt);
+
+  /** A command in admin's orbctl shell; fails the test when orbctl reports an error. */
+  async function orbctl(line: string): Promise<string> {
+    const out = await con.command(line, guest.orbctlPrompt, { timeoutMs: 120_000 });
+    expect(out, `orbctl ${line}`).not.toMatch(/^error:/m);
+    return out;
+  }
+
+  /** A command in root's shell; fails the test on a non-zero exit status. */
+  async function root(line: string): Promise<string> {
+    const { out, status } = await con.sh(line, { timeoutMs: 180_000 });
+    expect(status, `${line}\n${out}`).toBe(0);
+    return out;
+  }
+
+  async function logout(): Promise<void> {
+    const from = con.mark();
+    con.sendLine("exit");
+    await con.seen(guest.loginPrompt, { from, timeoutMs: 60_000, what: "the login prompt after exit" });
+  }
+
+  beforeAll(async () => {
+    // Builds the image when missing or stale (a no-op when its inputs did not change: scripts/test.sh built it).
+    const build = await run("bash", [path.join(repoRoot, "image", "build-image.sh"), "--board", board.name]);
+    if (build.status !== 0) throw new Error(`image/build-image.sh --board ${board.name} failed:\n${build.out}`);
+    expect(existsSync(path.join(imageDir, `orbital-${board.name}.img`))).toBe(true);
+    unlock = await vmLock();
+    const transcript = path.join(mkdtempSync(path.join(tmpdir(), `orbital-qemu-${board.name}-`)), "console.log");
+    console.log(`${board.name} console transcript: ${transcript}`);
+    con = SerialConsole.start({ board: board.name, args: ["--snapshot", "--rest-port", "0", "--image", imageDir, "--accel", "tcg"], transcript });
+  }, LOCK_WAIT_MS + 1_800_000);
+
+  afterAll(async () => {
+    await con?.kill();
+    unlock?.();
+    if (Object.keys(times).length) {
+      console.log(Object.entries(times).map(([k, v]) => `${board.name} ${k}: ${(v / 1000).toFixed(1)} s`).join("\n"));
+    }
+  });
+
+  describe(`${board.name} image under QEMU`, () => {
+    it("boots to a login prompt on the serial console and orbitald answers", async () => {
+      await booted("first boot", 0, 0);
+    }, BOOT_MS);
+
+    it(`admin's orbctl shell shows the version (Node 24, ${board.name}) and two virtio NICs`, async () => {
+      await loginAs("admin");
+      const version = await orbctl("system version");
+      expect(version).toMatch(/^runtime:?\s+v24\./m);
+      expect(version).toMatch(new RegExp(`^architecture:?\\s+${board.architecture.source}`, "m"));
+      const interfaces = await orbctl("interface list");
+      expect(interfaces).toMatch(/^eth0\b/m);
+      expect(interfaces).toMatch(/^eth1\b/m);
+    }, 300_000);
+
+    it("commits an address and a route on eth1, and the kernel has them", async () => {
+      await orbctl("config begin");
+      await orbctl(`interface set eth1 --up --address ${ADDRESS}`);
+      await orbctl(`route add ${ROUTE} --via ${GATEWAY} --dev eth1`);
+      await orbctl("config commit -m 'qemu boot test'");
+      await logout();
+
+      await loginAs("root");
+      expect(await root("ip -4 -o addr show dev eth1")).toContain(`inet ${ADDRESS}`);
+      // proto orbital: /etc/iproute2/rt_protos.d/orbital.conf names the protocol number orbitald uses
+      expect(await root(`ip route show ${ROUTE}`)).toMatch(new RegExp(`via ${GATEWAY.replace(/\./g, "\\.")} dev eth1 proto orbital`));
+    }, 300_000);
+
+    it("after kill -9, the supervisor restarts orbitald and it puts back a route deleted behind its back", async () => {
+      await root(`ip route del ${ROUTE}`);
+      expect(await root(`ip route show ${ROUTE}`)).toBe("");
+      const before = await root("pidof orbitald");
+      expect(before).toMatch(/^\d+$/); // one process of that name: the daemon
+      await root(`kill -9 ${before}`);
+      const back = await root(
+        `i=0; until ip route show ${ROUTE} | grep -q via || [ $i -ge 240 ]; do sleep 1; i=$((i + 1)); done; ip route show ${ROUTE}; pidof orbitald`,
+      );
+      expect(back).toMatch(new RegExp(`via ${GATEWAY.replace(/\./g, "\\.")} dev eth1 proto orbital`));
+      expect(back.split("\n").pop()).not.toBe(before);
+    }, 300_000);
+
+    it("keeps the configuration across a reboot", async () => {
+      const from = con.mark();
+      const t0 = con.now();
+      con.sendLine("reboot");
+      await booted("reboot", from, t0);
+      await loginAs("root");
+      expect(await root("ip -4 -o addr show dev eth1")).toContain(`inet ${ADDRESS}`);
+      expect(await root(`ip route show ${ROUTE}`)).toContain(`via ${GATEWAY}`);
+      expect(await root("orbctl config history")).toContain("qemu boot test");
+    }, BOOT_MS);
+
+    it("powers off cleanly: QEMU exits with status 0", async () => {
+      con.sendLine("poweroff");
+      expect(await con.waitExit(120_000)).toBe(0);
+      expect(con.text).toContain("reboot: Power down");
+    }, 180_000);
+  });
+}
