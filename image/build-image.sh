@@ -121,7 +121,8 @@ kernel_pkg=$KERNEL_PACKAGE
 dep=$(apt-cache depends "$kernel_pkg$apt_arch" 2>/dev/null | sed -n 's/^  Depends: \(linux-image-[0-9][^:]*\).*$/\1/p' | head -1)
 [ -n "$dep" ] && kernel_pkg=$dep
 mapfile -t pkg_lines < <(grep -v -e '^#' -e '^[[:space:]]*$' image/debian-packages | sed 's/[[:space:]]*#.*//')
-pkgs=("$kernel_pkg")
+# The kernel and the boot loader go to the boot partition, the listed packages into the root file system.
+pkgs=("$kernel_pkg" "$BOOTLOADER_PACKAGE")
 for line in "${pkg_lines[@]}"; do pkgs+=("${line%% *}"); done
 
 manifest=$work/packages.txt
@@ -341,6 +342,9 @@ find "$initramfs" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # ---- boot files and the disk ------------------------------------------------------------------------------
 cp "$kdir/boot/vmlinuz-$kver" "$work/input/vmlinuz"
 cp "$board_dir/cmdline.txt" "$work/input/cmdline.txt"
+# The boot partition's tree (boot loader, its entries, slot A's files): genimage.cfg copies input/boot/*.
+bash board/common/boot-partition.sh "$work/input/boot" "$board_dir" "$work/debs/$BOOTLOADER_PACKAGE/$BOOTLOADER_FILE" \
+  "$work/input/vmlinuz" "$work/input/initrd.img" "$(sed -n 's/^VERSION_ID=//p' "$rootfs/etc/os-release")"
 find "$work/input" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 mkdir -p "$work/genimage/root" "$work/genimage/tmp" "$work/genimage/out"
 log "genimage"

@@ -6,7 +6,7 @@
 # qemu/run-x86_64.sh and qemu/run-aarch64.sh are this script with --board.
 #
 # usage: qemu/run.sh [--board NAME] [--smoke] [--fresh] [--snapshot] [--no-build] [--image DIR] [--disk FILE]
-#                    [--rest-port N] [--append ARGS] [--accel tcg|kvm] [-- QEMU ARGS...]
+#                    [--rest-port N] [--boot firmware|kernel] [--append ARGS] [--accel tcg|kvm] [-- QEMU ARGS...]
 #   --board NAME   board/NAME (default x86_64)
 #   --smoke        boot, log in as admin on the console, run `orbctl system version`, power off; exit 0/1
 #   --fresh        start from the built image again (the run disk keeps /data between runs otherwise)
@@ -15,18 +15,21 @@
 #   --image DIR    the build output to boot (default build/images/NAME)
 #   --disk FILE    the disk the VM writes (default build/run/NAME/orbital-NAME.img, a copy of the image)
 #   --rest-port N  host port forwarded to the guest's REST port 8443 on 127.0.0.1 (default 18443; 0: none)
-#   --append ARGS  more kernel command line (e.g. orbital.data=tmpfs)
+#   --boot HOW     firmware (default): UEFI firmware starts the disk's boot loader, which boots slot A, as on
+#                  a real board; kernel: QEMU loads the image's vmlinuz and initrd.img itself (-kernel,
+#                  -initrd, -append: no firmware or boot loader, a few seconds sooner under TCG)
+#   --append ARGS  more kernel command line (e.g. orbital.data=tmpfs); implies --boot kernel
 #   --accel A      tcg (default: nested KVM does not work on the CI machines; aarch64 on an x86 host is TCG
 #                  anyway) or kvm
 # Network: eth0 and eth1 are virtio NICs on QEMU user-mode networks (eth0 with the REST port forward, eth1
-# isolated: restrict=on). The kernel, initramfs and command line are booted directly (-kernel, -initrd,
-# -append; no firmware needed), the same files the image's boot partition holds (docs/image.md).
+# isolated: restrict=on). Firmware boot keeps the firmware's variable store beside the disk (<disk>.efivars,
+# from the meta's QEMU_FIRMWARE_VARS template).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 board=x86_64 smoke= fresh= snapshot= build=1 image_dir= disk= rest_port=${ORBITAL_QEMU_REST_PORT:-18443}
-append= accel=${ORBITAL_QEMU_ACCEL:-tcg} extra=()
+boot=firmware append= accel=${ORBITAL_QEMU_ACCEL:-tcg} extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board=$2; shift 2 ;;
@@ -37,7 +40,8 @@ while [ $# -gt 0 ]; do
     --image) image_dir=$2; shift 2 ;;
     --disk) disk=$2; shift 2 ;;
     --rest-port) rest_port=$2; shift 2 ;;
-    --append) append=$2; shift 2 ;;
+    --boot) boot=$2; shift 2 ;;
+    --append) append=$2; boot=kernel; shift 2 ;;
     --accel) accel=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -60,7 +64,12 @@ if [ -n "$smoke" ]; then
 fi
 
 image=$image_dir/orbital-$BOARD_ID.img
-for f in "$image" "$image_dir/vmlinuz" "$image_dir/initrd.img" "$image_dir/cmdline.txt"; do
+case "$boot" in
+  firmware) need=("$image" "$QEMU_FIRMWARE_CODE" "$QEMU_FIRMWARE_VARS") ;;
+  kernel) need=("$image" "$image_dir/vmlinuz" "$image_dir/initrd.img" "$image_dir/cmdline.txt") ;;
+  *) echo "run: --boot firmware or kernel, not $boot" >&2; exit 2 ;;
+esac
+for f in "${need[@]}"; do
   [ -f "$f" ] || { echo "run: $f is missing (run without --no-build, or image/build-image.sh --board $BOARD_ID)" >&2; exit 1; }
 done
 
@@ -73,7 +82,21 @@ else
   if [ -n "$fresh" ] || [ ! -f "$disk" ] || [ "$image" -nt "$disk" ]; then
     [ -f "$disk" ] && [ -z "$fresh" ] && echo "run: the image was rebuilt; starting from it again (/data is reset)" >&2
     cp --sparse=always "$image" "$disk"
+    rm -f "$disk.efivars"
   fi
+fi
+if [ "$boot" = firmware ]; then
+  # The firmware's variable store: a throw-away overlay of the template with --snapshot, else a copy that
+  # lives as long as the disk copy does.
+  if [ -n "$snapshot" ]; then
+    vars=(-drive "if=pflash,format=raw,file=$QEMU_FIRMWARE_VARS,snapshot=on")
+  else
+    [ -f "$disk.efivars" ] || cp "$QEMU_FIRMWARE_VARS" "$disk.efivars"
+    vars=(-drive "if=pflash,format=raw,file=$disk.efivars")
+  fi
+  boot_args=(-drive "if=pflash,format=raw,readonly=on,file=$QEMU_FIRMWARE_CODE" "${vars[@]}")
+else
+  boot_args=(-kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img" -append "$(cat "$image_dir/cmdline.txt") $append")
 fi
 
 wan=user,id=wan
@@ -84,8 +107,7 @@ args=(
   -name "orbital-$BOARD_ID"
   -machine "$QEMU_MACHINE" -accel "$accel" -cpu "$QEMU_CPU" -smp "$QEMU_SMP" -m "$QEMU_MEMORY"
   -nodefaults -no-user-config -display none -serial mon:stdio
-  -kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img"
-  -append "$(cat "$image_dir/cmdline.txt") $append"
+  "${boot_args[@]}"
   -drive "file=$disk,format=raw,if=none,id=disk,cache=unsafe${snapshot:+,snapshot=on}"
   -device virtio-blk-pci,drive=disk
   -netdev "$wan" -device virtio-net-pci,netdev=wan,mac=52:54:00:4f:52:01

@@ -195,7 +195,8 @@ export class SerialConsole {
   async sh(line, { timeoutMs = 60_000 } = {}) {
     this.seq = (this.seq ?? 0) + 1;
     const n = this.seq;
-    this.sendLine(`echo "@@B""EGIN${n}@@"; ${line}; echo "@@E""ND${n}:$?@@"`);
+    // The empty echo ends output that has no newline of its own; trimEnd drops it again.
+    this.sendLine(`echo "@@B""EGIN${n}@@"; ${line}; __st=$?; echo; echo "@@E""ND${n}:$__st@@"`);
     await this.expect(new RegExp(`^@@BEGIN${n}@@\\n`, "m"), { timeoutMs, what: `the output of "${line}"` });
     const { before, match } = await this.expect(new RegExp(`^@@END${n}:(\\d+)@@\\n`, "m"), { timeoutMs, what: `the end of "${line}"` });
     return { out: before.trimEnd(), status: Number(match[1]) };

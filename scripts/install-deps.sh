@@ -29,6 +29,9 @@ packages+=(squashfs-tools genimage dosfstools mtools e2fsprogs kmod cpio xz-util
 # would pull in libc6:arm64, whose /usr/lib/aarch64-linux-gnu/libc.so.6 qemu-aarch64-static -L
 # /usr/aarch64-linux-gnu then loads with the cross ld.so of another glibc build: the arm64 node hangs.
 packages+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-system-arm)
+# UEFI firmware with which qemu/run.sh boots the images the way a board does (firmware, then the boot
+# loader on the disk): ovmf (x86_64), qemu-efi-aarch64 (aarch64).
+packages+=(ovmf qemu-efi-aarch64)
 # python3-kconfiglib: Buildroot-tree checks of the kernel and package configuration (docs/buildroot.md).
 packages+=(python3-kconfiglib)
 missing=()

@@ -1,5 +1,6 @@
 // The QEMU boot scenario shared by every board's test (x86_64-boot.test.ts, aarch64-boot.test.ts): one VM under TCG booted from the
-// board's built image with a throw-away disk; boot to a serial login, admin's orbctl shell (version, NICs), an address and a route
+// board's built image with a throw-away disk, through UEFI firmware and the image's boot loader (slot A); boot to a serial login,
+// admin's orbctl shell (version, NICs), an address and a route
 // committed through orbctl and seen by the kernel (ip as root), kill -9 of orbitald with the supervisor restarting it and re-applying a
 // route deleted behind its back, the configuration across a reboot, poweroff ending QEMU with status 0.
 //
@@ -144,6 +145,17 @@ export function bootScenario(board: Board): void {
       // proto orbital: /etc/iproute2/rt_protos.d/orbital.conf names the protocol number orbitald uses
       expect(await root(`ip route show ${ROUTE}`)).toMatch(new RegExp(`via ${GATEWAY.replace(/\./g, "\\.")} dev eth1 proto orbital`));
     }, 300_000);
+
+    it("was booted by UEFI firmware through the disk's boot loader, into slot A", async () => {
+      // The firmware found the removable-media boot loader on the disk (no -kernel: qemu/run.sh's default).
+      expect(con.text).toMatch(/BdsDxe: starting Boot\d+/);
+      expect(await root("test -d /sys/firmware/efi && echo efi")).toBe("efi");
+      // systemd-boot's entry a.conf: its command line, and the loader's own record of the entry it chose
+      expect(await root("cat /proc/cmdline")).toMatch(/\broot=PARTLABEL=rootfs-a\b/);
+      // (rcS mounts efivarfs; the variable is 4 bytes of attributes, then UTF-16)
+      const chosen = await root("tail -c +5 /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tr -d '\\000'");
+      expect(chosen).toBe("a.conf");
+    }, 120_000);
 
     it("after kill -9, the supervisor restarts orbitald and it puts back a route deleted behind its back", async () => {
       await root(`ip route del ${ROUTE}`);
