@@ -24,6 +24,8 @@ cp -a "$repo/overlay/." "$target/"
 
 # 2. Mount points and the places that live on the data partition.
 mkdir -p "$target"/{proc,sys,dev,run,tmp,var,data,boot,mnt,etc/orbital}
+# (a folder of that name, e.g. Buildroot's skeleton /root, would otherwise get the link inside it)
+rm -rf "${target:?}/root" "${target:?}/home"
 ln -sfn /data/root "$target/root"
 ln -sfn /data/home "$target/home"
 chmod 0600 "$target/usr/lib/orbital/factory/shadow"
