@@ -17,6 +17,9 @@ import { guest, repoRoot, SerialConsole } from "../../qemu/serial-console.mjs";
 const ADDRESS = "192.0.2.1/24"; // TEST-NET-1 on eth1 (an isolated QEMU network): no traffic leaves the VM
 const GATEWAY = "192.0.2.254";
 const ROUTE = "198.51.100.0/24"; // TEST-NET-2
+// An 802.1Q subinterface of eth1 (the guest's kernel has 8021q; the CI host's does not, so this is where it runs)
+const VLAN_ID = 100;
+const VLAN_ADDRESS = "203.0.113.1/24"; // TEST-NET-3
 const BOOT_MS = 600_000; // TCG on a busy 2-core machine
 const LOCK_WAIT_MS = 1_800_000; // the other board's whole scenario
 
@@ -133,9 +136,10 @@ export function bootScenario(board: Board): void {
       expect(interfaces).toMatch(/^eth1\b/m);
     }, 300_000);
 
-    it("commits an address and a route on eth1, and the kernel has them", async () => {
+    it("commits an address, a VLAN subinterface and a route on eth1, and the kernel has them", async () => {
       await orbctl("config begin");
       await orbctl(`interface set eth1 --up --address ${ADDRESS}`);
+      await orbctl(`interface create-vlan eth1 ${VLAN_ID} --address ${VLAN_ADDRESS}`);
       await orbctl(`route add ${ROUTE} --via ${GATEWAY} --dev eth1`);
       await orbctl("config commit -m 'qemu boot test'");
       await logout();
@@ -144,6 +148,10 @@ export function bootScenario(board: Board): void {
       expect(await root("ip -4 -o addr show dev eth1")).toContain(`inet ${ADDRESS}`);
       // proto orbital: /etc/iproute2/rt_protos.d/orbital.conf names the protocol number orbitald uses
       expect(await root(`ip route show ${ROUTE}`)).toMatch(new RegExp(`via ${GATEWAY.replace(/\./g, "\\.")} dev eth1 proto orbital`));
+      const vlan = await root(`ip -d addr show dev eth1.${VLAN_ID}`);
+      expect(vlan).toMatch(new RegExp(`eth1\\.${VLAN_ID}@eth1:`));
+      expect(vlan).toMatch(new RegExp(`vlan protocol 802\\.1Q id ${VLAN_ID}\\b`));
+      expect(vlan).toContain(`inet ${VLAN_ADDRESS}`);
     }, 300_000);
 
     it("was booted by UEFI firmware through the disk's boot loader, into slot A", async () => {
@@ -178,6 +186,7 @@ export function bootScenario(board: Board): void {
       await loginAs("root");
       expect(await root("ip -4 -o addr show dev eth1")).toContain(`inet ${ADDRESS}`);
       expect(await root(`ip route show ${ROUTE}`)).toContain(`via ${GATEWAY}`);
+      expect(await root(`ip -d addr show dev eth1.${VLAN_ID}`)).toContain(`inet ${VLAN_ADDRESS}`);
       expect(await root("orbctl config history")).toContain("qemu boot test");
     }, BOOT_MS);
 
