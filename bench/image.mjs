@@ -14,11 +14,11 @@
 //
 // Usage: node bench/image.mjs [--boards x86_64,aarch64] [--rounds 2] [--idle-s 10] [--no-size]
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { guest, repoRoot, SerialConsole } from "../qemu/serial-console.mjs";
-import { median, table } from "./support/common.mjs";
+import { appendResults, median, table } from "./support/common.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -126,13 +126,4 @@ if (summary.length > 1) {
   console.log(table(["board", "image, xz -9", "boot to shell", "boot to API ready", "ratio", "orbitald RSS"], summary, "lrrrrr"));
 }
 
-const file = args.json ?? process.env.BENCH_RESULT_FILE;
-if (file) {
-  let prev = { rows: [] };
-  try {
-    prev = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    // first write
-  }
-  writeFileSync(file, JSON.stringify({ ...prev, image: result, rows: [...(prev.rows ?? []), ...result.rows] }, null, 1));
-}
+appendResults(args.json, result.rows, { image: result });

@@ -15,10 +15,10 @@
 //
 // Usage: node bench/orbctl-startup.mjs [--rounds 15] [--shell-iterations 2000] [--warmup 200] [--json FILE]
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { clientBundle, distDir, ensureBuild, fmtRatio, fmtUs, repoRoot, startDaemon, summarize, table, tempDir } from "./support/common.mjs";
+import { appendResults, clientBundle, distDir, ensureBuild, fmtRatio, fmtUs, repoRoot, startDaemon, summarize, table, tempDir } from "./support/common.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -172,13 +172,4 @@ try {
   tmp.remove();
 }
 
-const file = args.json ?? process.env.BENCH_RESULT_FILE;
-if (file) {
-  let prev = { rows: [] };
-  try {
-    prev = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    // first write
-  }
-  writeFileSync(file, JSON.stringify({ ...prev, rows: [...(prev.rows ?? []), ...rows] }, null, 1));
-}
+appendResults(args.json, rows);

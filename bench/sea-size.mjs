@@ -11,11 +11,12 @@
 //
 // Usage: node bench/sea-size.mjs [--rounds 20] [--json FILE]
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { NODE_VERSION, repoRoot, seaDir, strippedNode } from "../scripts/build-sea.mjs";
+import { appendResults } from "./support/common.mjs";
 
 const { values: args } = parseArgs({ options: { rounds: { type: "string", default: "20" }, json: { type: "string" } }, strict: false });
 const ROUNDS = Number(args.rounds);
@@ -90,13 +91,4 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const file = args.json ?? process.env.BENCH_RESULT_FILE;
-if (file) {
-  let prev = { rows: [] };
-  try {
-    prev = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    // first write
-  }
-  writeFileSync(file, JSON.stringify({ ...prev, sea: { arch, nodeVersion: NODE_VERSION, seaBytes, nodeBytes }, rows: [...(prev.rows ?? []), ...rows] }, null, 1));
-}
+appendResults(args.json, rows, { sea: { arch, nodeVersion: NODE_VERSION, seaBytes, nodeBytes } });

@@ -23,12 +23,13 @@
 // A sample during which other processes kept more than --quiet-cores cores busy is taken again, up to
 // --retries times; the "other load" column shows the noise of the samples kept.
 // Environment: ORBITAL_BENCH_DIST=<dir> benchmarks the bundles of another build (default: dist/).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { analyzeProfile, formatBreakdown } from "./profile-breakdown.mjs";
 import {
+  appendResults,
   benchDir,
   clientBundle,
   distDir,
@@ -201,7 +202,8 @@ async function measure() {
   console.log("\nCPU µs per call, client + server:");
   for (const s of scenarios.filter((x) => !x.id.endsWith("Conc"))) console.log(`  ${s.label.padEnd(46)} ${cpu(s.id)}`);
 
-  writeResults(
+  appendResults(
+    args.json,
     scenarios.map((s) => ({
       bench: "unary-latency",
       scenario: s.label,
@@ -272,17 +274,6 @@ async function profile() {
     console.log(`more detail: node bench/profile-breakdown.mjs ${path.join(dir, name, "*.cpuprofile")} --by function --window ${r.window.join(",")} --calls ${iterations}`);
   }
   if (!args["profile-dir"]) console.log("(pass --profile-dir DIR to keep the profiles; these are removed at exit)");
-  writeResults([], { profile: summary });
+  appendResults(args.json, [], { profile: summary });
 }
 
-function writeResults(rows, extra) {
-  const file = args.json ?? process.env.BENCH_RESULT_FILE;
-  if (!file) return;
-  let prev = { rows: [] };
-  try {
-    prev = JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    // first write
-  }
-  writeFileSync(file, JSON.stringify({ ...prev, ...extra, rows: [...(prev.rows ?? []), ...rows] }, null, 1));
-}

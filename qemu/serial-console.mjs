@@ -81,33 +81,13 @@ export class SerialConsole {
    */
   expect(pattern, { timeoutMs = 60_000, what } = {}) {
     const re = pattern instanceof RegExp ? pattern : new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const rest = this.text.slice(this.cursor);
-        const m = re.exec(rest);
-        if (m) {
-          done();
-          const before = rest.slice(0, m.index);
-          this.cursor += m.index + m[0].length;
-          resolve({ match: m, before, at: this.now() });
-          return;
-        }
-        if (this.exitCode !== undefined) {
-          done();
-          reject(new ConsoleTimeout(`QEMU exited (${this.exitCode}) while waiting for ${what ?? re}\n${this.tail()}${this.stderr}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new ConsoleTimeout(`timed out after ${timeoutMs} ms waiting for ${what ?? re}; the console shows:\n${this.tail()}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return this.#waitFor(() => {
+      const rest = this.text.slice(this.cursor);
+      const m = re.exec(rest);
+      if (!m) return undefined;
+      this.cursor += m.index + m[0].length;
+      return { match: m, before: rest.slice(0, m.index), at: this.now() };
+    }, timeoutMs, what ?? re);
   }
 
   /**
@@ -116,19 +96,28 @@ export class SerialConsole {
    * order (login prompt, API ready). `mark()` gives the offset of "from now on".
    */
   seen(pattern, { timeoutMs = 60_000, what, from = 0 } = {}) {
+    return this.#waitFor(() => (pattern.test(this.text.slice(from)) ? this.now() : undefined), timeoutMs, what ?? pattern);
+  }
+
+  /**
+   * Resolves with the first result of `probe` other than undefined, tried now and on every new console
+   * output; rejects when QEMU exits first or after `timeoutMs`, showing the console's tail.
+   */
+  #waitFor(probe, timeoutMs, what) {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (pattern.test(this.text.slice(from))) {
+        const result = probe();
+        if (result !== undefined) {
           done();
-          resolve(this.now());
+          resolve(result);
         } else if (this.exitCode !== undefined) {
           done();
-          reject(new ConsoleTimeout(`QEMU exited (${this.exitCode}) while waiting for ${what ?? pattern}\n${this.tail()}${this.stderr}`));
+          reject(new ConsoleTimeout(`QEMU exited (${this.exitCode}) while waiting for ${what}\n${this.tail()}${this.stderr}`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new ConsoleTimeout(`timed out after ${timeoutMs} ms waiting for ${what ?? pattern}; the console shows:\n${this.tail()}`));
+        reject(new ConsoleTimeout(`timed out after ${timeoutMs} ms waiting for ${what}; the console shows:\n${this.tail()}`));
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);

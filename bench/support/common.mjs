@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: latency statistics, table formatting, child processes that report one JSON
 // line, temp dirs, and where the built bundles are. Plain ESM, no compile step, no dependencies.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -217,4 +217,20 @@ export async function measured(calls, serverPid, measure) {
     clientCpuUsPerCall: (c1 - c0) / calls,
     ...(serverPid ? { serverCpuUsPerCall: (s1 - s0) / calls } : {}),
   };
+}
+
+/**
+ * Adds a benchmark's summary rows (and any other top-level fields) to the result file bench/run.mjs collects:
+ * `file` (--json), else $BENCH_RESULT_FILE; nothing when neither is set.
+ */
+export function appendResults(file, rows, extra = {}) {
+  file ??= process.env.BENCH_RESULT_FILE;
+  if (!file) return;
+  let prev = { rows: [] };
+  try {
+    prev = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    // first write
+  }
+  writeFileSync(file, JSON.stringify({ ...prev, ...extra, rows: [...(prev.rows ?? []), ...rows] }, null, 1));
 }
