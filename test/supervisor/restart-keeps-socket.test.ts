@@ -12,7 +12,7 @@ import { GetVersionRequestSchema, SystemService } from "../../src/gen/orbital/sy
 import { createClient } from "../../src/client/client.js";
 import { createTransport } from "../../src/client/transport.js";
 import { orbitalGroup, startDaemon } from "../support/daemon.js";
-import { alive, ORBITALD_ENV, orbitaldCommand, startSupervisor } from "../support/supervisor.js";
+import { alive, connectError, ORBITALD_ENV, orbitaldCommand, startSupervisor } from "../support/supervisor.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "orbital-supervise-"));
 chmodSync(dir, 0o755);
@@ -209,15 +209,7 @@ describe("orbital-supervise restarts", () => {
       transport.close();
       d.proc.kill("SIGKILL");
       await d.exited;
-      const code = await new Promise<string | undefined>((resolve) => {
-        const s = net.connect(d.socketPath);
-        s.once("connect", () => {
-          s.destroy();
-          resolve(undefined);
-        });
-        s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code));
-      });
-      expect(code).toBe("ECONNREFUSED");
+      expect(await connectError(d.socketPath)).toBe("ECONNREFUSED");
       const channel = new grpc.Client(`unix:${d.socketPath}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
         channel.makeUnaryRequest("/orbital.system.v1.SystemService/GetVersion", (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (e) => resolve(e)),

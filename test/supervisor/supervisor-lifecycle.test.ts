@@ -3,12 +3,11 @@
 // Topology: test -> orbital-supervise -> a stand-in child (sleep, /bin/false, sh, node -e); no orbitald needed here.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { orbitalGroup } from "../support/daemon.js";
-import { SUPERVISOR, startSupervisor, type RunningSupervisor } from "../support/supervisor.js";
+import { connectError, SUPERVISOR, startSupervisor, type RunningSupervisor } from "../support/supervisor.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "orbital-supervise-"));
 chmodSync(dir, 0o755);
@@ -43,16 +42,7 @@ function listeningInode(socketPath: string): string | undefined {
   return undefined;
 }
 
-function connects(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socketPath);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
+const connects = async (socketPath: string): Promise<boolean> => (await connectError(socketPath)) === undefined;
 
 describe("orbital-supervise", () => {
   it("owns the sockets (0660, group orbital) and hands them to the child as fds 3, 4 with LISTEN_*", async () => {

@@ -3,6 +3,7 @@
 // parses the supervisor's event lines ("child started pid=.. start=..", "child exited pid=.. status=|signal=..").
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { repoRoot } from "../../scripts/proto-image.js";
 import { DAEMON_BUNDLE, NATIVE_DIR, requireBuild } from "./daemon.js";
@@ -149,4 +150,16 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Connects to a Unix socket once and hangs up: undefined when it was accepted, else the error code (ECONNREFUSED...). */
+export function connectError(socketPath: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(undefined);
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
 }
