@@ -1,11 +1,12 @@
-// Reads the capability catalogue from the proto: capability names, which built-in role holds which, and the
-// capability each RPC requires. Nothing here lists capabilities by hand: capability.proto is the only source.
-import { getOption, hasOption, type DescMethod } from "@bufbuild/protobuf";
+// Reads the capability catalogue from the proto: capability names, which built-in role holds which, the
+// capability each RPC requires and the one each configuration section needs to be changed. Nothing here lists capabilities by hand: capability.proto is the only source.
+import { getOption, hasOption, type DescField, type DescMethod } from "@bufbuild/protobuf";
 import {
   BuiltinRole,
   Capability,
   CapabilitySchema,
   required_capability,
+  section_write_capability,
   spec,
 } from "../gen/orbital/api/v1/capability_pb.js";
 
@@ -54,4 +55,10 @@ export function builtinRoleCapabilities(role: BuiltinRole): string[] {
 export function requiredCapability(method: DescMethod): string | undefined {
   if (!hasOption(method, required_capability)) return undefined;
   return capabilityName(getOption(method, required_capability));
+}
+
+/** The capability a configuration section (a Configuration field) declares for changing it, or undefined. */
+export function sectionWriteCapability(field: DescField): string | undefined {
+  if (!hasOption(field, section_write_capability)) return undefined;
+  return capabilityName(getOption(field, section_write_capability));
 }

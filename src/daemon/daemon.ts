@@ -3,6 +3,7 @@
 // enables it), and every service of the contract (implemented, or honestly NOT_SERVING). Start and stop; no
 // process concerns.
 import net from "node:net";
+import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -35,6 +36,7 @@ import { ConfigEngine } from "./config/config-engine.js";
 import { createDataplane } from "./dataplane/create-dataplane.js";
 import { AuditLog } from "./store/audit-log.js";
 import { RevisionStore } from "./store/revision-store.js";
+import { RevocationLedger } from "./store/revocation-ledger.js";
 import { configService } from "./services/config-service.js";
 import { firewallService } from "./services/firewall-service.js";
 import { interfaceService } from "./services/interface-service.js";
@@ -92,7 +94,8 @@ export class Daemon {
     const { log } = deps;
     const startedAt = Date.now();
     const dataplane = createDataplane(opts.dataplane, log);
-    const engine = await ConfigEngine.open({ store: new RevisionStore(opts.dataDir, log), dataplane, log });
+    const store = new RevisionStore(opts.dataDir, log);
+    const engine = await ConfigEngine.open({ store, ledger: new RevocationLedger(path.dirname(store.dir)), dataplane, log });
     const audit = AuditLog.inDataDir(opts.dataDir);
     const users = new UserDirectory(engine);
     const health = new HealthState();

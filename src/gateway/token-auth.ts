@@ -144,7 +144,11 @@ export class TokenAuthenticator {
     }
     if (!secret || !tokenId) return fail(ErrorReason.TOKEN_INVALID, "the bearer token is not an Orbital API token");
     const phc = this.store.running.apiTokenHashes[tokenId];
-    if (phc === undefined) return fail(ErrorReason.TOKEN_INVALID, "the API token is unknown");
+    if (phc === undefined) {
+      // A dead token keeps no hash: its secret cannot be checked any more, and it is refused either way.
+      const dead = this.tokenById(tokenId)?.revokeTime !== undefined;
+      return dead ? fail(ErrorReason.TOKEN_REVOKED, `API token ${tokenId} was revoked`, { tokenId }) : fail(ErrorReason.TOKEN_INVALID, "the API token is unknown");
+    }
 
     const key = createHash("sha256").update(secret).digest("base64url");
     const now = Date.now();

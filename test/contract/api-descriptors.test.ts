@@ -8,7 +8,8 @@ import { http } from "../../src/gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../../src/gen/google/api/http_pb.js";
 import { BuiltinRole } from "../../src/gen/orbital/api/v1/capability_pb.js";
 import { apiServices } from "../../src/common/api-services.js";
-import { builtinRoleCapabilities, capabilityCatalogue, requiredCapability } from "../../src/common/capabilities.js";
+import { builtinRoleCapabilities, capabilityCatalogue, requiredCapability, sectionWriteCapability } from "../../src/common/capabilities.js";
+import { configSections } from "../../src/daemon/config/section-authorization.js";
 import { reasonCatalogue } from "../../src/common/error-reasons.js";
 import { parsePathTemplate, templatesOverlap } from "../../src/gateway/path-template.js";
 import { readFileSync } from "node:fs";
@@ -45,6 +46,25 @@ describe("API v1 descriptors", () => {
   it("gives every RPC a capability from the catalogue", () => {
     const missing = sourceMethods.filter((m) => requiredCapability(m) === undefined).map((m) => m.toString());
     expect(missing).toEqual([]);
+  });
+
+  it("gives every configuration section the write capability a commit, rollback or confirm needs for it", () => {
+    const configuration = image.getMessage("orbital.config.v1.Configuration")!;
+    const missing = configuration.fields.filter((f) => sectionWriteCapability(f) === undefined).map((f) => f.name);
+    expect(missing).toEqual([]);
+    // Each section's capability is the one its own mutation RPCs require (a role that may change the items
+    // one by one may roll them back, and no more).
+    expect(Object.fromEntries(configSections.map((s) => [s.name, s.capability]))).toEqual({
+      interfaces: "interface.write",
+      routes: "routing.write",
+      firewall_rules: "firewall.write",
+      prefix_sets: "firewall.write",
+      users: "user.write",
+      roles: "user.write",
+      api_tokens: "user.write",
+      api_token_hashes: "user.write",
+      settings: "system.write",
+    });
   });
 
   it("gives every RPC an HTTP binding unless it is client streaming, which says so in its comment", () => {

@@ -186,3 +186,56 @@ export function callAs(socketPath: string, uid: number, method: string, request:
     });
   });
 }
+
+/** A connection held by a child process running as one uid, for many calls (see call-session.mjs). */
+export interface CallSession {
+  /** Calls an RPC (JSON request) as the session's uid; calls are answered in order. */
+  call(method: string, request?: unknown): Promise<CallResult>;
+  close(): Promise<void>;
+}
+
+/** Starts a child process running as `uid` (group "orbital") that keeps one connection to the daemon. */
+export function callSession(socketPath: string, uid: number): CallSession {
+  const child = spawn(process.execPath, [path.join(repoRoot, "test", "support", "call-session.mjs"), socketPath], {
+    uid,
+    gid: orbitalGroup(),
+    cwd: "/",
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE, PATH: process.env.PATH },
+  });
+  const waiting = new Map<number, { resolve: (r: CallResult) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  let buffered = "";
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    buffered += d;
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const { id, outcome } = JSON.parse(buffered.slice(0, nl)) as { id: number; outcome: CallResult };
+      buffered = buffered.slice(nl + 1);
+      waiting.get(id)?.resolve(outcome);
+      waiting.delete(id);
+    }
+  });
+  const exited = new Promise<void>((resolve) =>
+    child.once("close", (code, signal) => {
+      for (const w of waiting.values()) w.reject(new Error(`call session as uid ${uid} ended (${code ?? signal}): ${stderr}`));
+      waiting.clear();
+      resolve();
+    }),
+  );
+  return {
+    call(method, request = {}) {
+      const id = next++;
+      return new Promise<CallResult>((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        child.stdin.write(`${JSON.stringify({ id, method, request })}\n`);
+      });
+    },
+    async close() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}

@@ -17,11 +17,15 @@ import {
 import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { OrbitalError, toOrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import type { Principal } from "../auth/principal.js";
 import { DataplaneError, type Dataplane } from "../dataplane/dataplane.js";
 import type { CallContext } from "../rpc/call-context.js";
 import type { RevisionStore } from "../store/revision-store.js";
+import type { RevocationLedger } from "../store/revocation-ledger.js";
 import { diffConfigurations, emptyConfiguration, rebase, type ItemChange } from "./collections.js";
 import { validateConfiguration } from "./config-validation.js";
+import { keepDeadTokensDead } from "./dead-tokens.js";
+import { authorizeSections, changedSections, configSections, copySections } from "./section-authorization.js";
 
 export const MIN_CONFIRM_MS = 10_000;
 export const MAX_CONFIRM_MS = 24 * 3600_000;
@@ -45,6 +49,10 @@ export interface CommitEvent {
 
 interface CommitRequest {
   next: Configuration;
+  /** Who must be authorized for every section the commit changes; absent for the daemon's own rollbacks. */
+  principal?: Principal;
+  /** What is committed, for refusals ("commit of transaction 1f2e…", "rollback to revision 4"). */
+  what: string;
   author: string;
   traceId: string;
   comment?: string;
@@ -55,6 +63,8 @@ interface CommitRequest {
 
 export interface EngineOptions {
   store: RevisionStore;
+  /** Ids of dead API tokens: no commit brings one back. */
+  ledger: RevocationLedger;
   dataplane: Dataplane;
   log: Logger;
   /** Revisions kept on disk (at least 2: a confirmed commit rolls back to its predecessor). */
@@ -91,6 +101,12 @@ export class ConfigEngine {
     const { active, skipped } = opts.store.loadActive((rev) => validateConfiguration(rev.configuration!));
     if (!active && skipped.length > 0) {
       throw new Error(`no usable configuration revision in ${opts.store.dir}: ${skipped.join("; ")}`);
+    }
+    if (active) {
+      // A fall-back to an older revision must not revive a token that died in a newer one.
+      const configuration = clone(ConfigurationSchema, active.configuration!);
+      keepDeadTokensDead(configuration, configuration, opts.ledger);
+      active.configuration = configuration;
     }
     const engine = new ConfigEngine(opts, active, skipped);
     // A crash between a commit's write and its prune can leave one revision too many; settle it now.
@@ -182,7 +198,7 @@ export class ConfigEngine {
     return this.serialized(async () => {
       const next = clone(ConfigurationSchema, this.running);
       const result = mutate(next);
-      const info = await this.commitNow({ next, author: ctx.principal.user, traceId: ctx.trace.traceId, event: CommitEventType.COMMITTED });
+      const info = await this.commitNow({ next, principal: ctx.principal, what: ctx.path.slice(ctx.path.lastIndexOf("/") + 1), author: ctx.principal.user, traceId: ctx.trace.traceId, event: CommitEventType.COMMITTED });
       return { result, revision: info.revision };
     });
   }
@@ -209,6 +225,8 @@ export class ConfigEngine {
       }
       const info = await this.commitNow({
         next,
+        principal: ctx.principal,
+        what: `the commit of transaction ${tx.id}`,
         author: ctx.principal.user,
         traceId: ctx.trace.traceId,
         comment,
@@ -226,6 +244,8 @@ export class ConfigEngine {
       const old = this.readRevision(target);
       return this.commitNow({
         next: clone(ConfigurationSchema, old.configuration!),
+        principal: ctx.principal,
+        what: `the rollback to revision ${target}`,
         author: ctx.principal.user,
         traceId: ctx.trace.traceId,
         comment: comment || `rollback to revision ${target}`,
@@ -236,10 +256,11 @@ export class ConfigEngine {
     });
   }
 
-  /** Makes the pending confirmed commit permanent. */
-  confirm(): Promise<RevisionInfo> {
+  /** Makes the pending confirmed commit permanent; the caller must be allowed to write what it changed. */
+  confirm(ctx: CallContext): Promise<RevisionInfo> {
     return this.serialized(async () => {
       if (!this.active.info!.confirmDeadline) throw new OrbitalError({ reason: ErrorReason.NO_PENDING_CONFIRM, message: "no confirmed commit is waiting" });
+      authorizeSections(ctx.principal, this.sectionsChangedBy(this.active), `confirming revision ${this.revision}`);
       const confirmed = clone(RevisionSchema, this.active);
       confirmed.info!.confirmDeadline = undefined;
       this.opts.store.write(confirmed);
@@ -261,6 +282,21 @@ export class ConfigEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * The sections a revision changed compared with its predecessor: recorded in it, or (revisions written
+   * before that was recorded) worked out from the predecessor; every section when that is not kept.
+   */
+  private sectionsChangedBy(rev: Revision): string[] {
+    const info = rev.info!;
+    if (info.changedSections.length > 0 || info.revision === 0n) return info.changedSections;
+    try {
+      const before = info.revision === 1n ? emptyConfiguration() : this.opts.store.read(info.revision - 1n).configuration!;
+      return changedSections(before, rev.configuration!);
+    } catch {
+      return configSections.map((s) => s.name);
+    }
   }
 
   readRevision(n: bigint): Revision {
@@ -290,6 +326,9 @@ export class ConfigEngine {
         metadata: { deadline: timestampDate(pending).toISOString() },
       });
     }
+    const died = keepDeadTokensDead(this.running, req.next, this.opts.ledger);
+    const sections = changedSections(this.running, req.next);
+    if (req.principal) authorizeSections(req.principal, sections, req.what);
     validateConfiguration(req.next);
     // Number past every file on disk, unusable ones included: they are evidence, never overwritten.
     const newestOnDisk = this.opts.store.numbers()[0] ?? 0n;
@@ -300,11 +339,14 @@ export class ConfigEngine {
       comment: req.comment ?? "",
       traceId: req.traceId,
       rolledBackTo: req.rolledBackTo ?? 0n,
+      changedSections: sections,
       ...(req.confirmMs !== undefined ? { confirmDeadline: timestampFromMs(Date.now() + req.confirmMs) } : {}),
     });
     const next = create(RevisionSchema, { info, configuration: req.next });
     await this.applyOrRestore(req.next);
     try {
+      // The ledger first: after a crash in between, a token is dead without its revision, never the reverse.
+      this.opts.ledger.add(died);
       this.opts.store.write(next);
     } catch (err) {
       await this.restore(err);
@@ -364,8 +406,12 @@ export class ConfigEngine {
         // Revision 0 is the empty configuration the box started with (it has no file).
         const previous = pendingRevision === 1n ? emptyConfiguration() : this.readRevision(pendingRevision - 1n).configuration!;
         this.opts.log.warn({ revision: pendingRevision.toString(), restoring: (pendingRevision - 1n).toString() }, "confirmed commit not confirmed in time: rolling back");
+        // Only the sections the unconfirmed commit changed go back: what its author was authorized to change.
+        const next = clone(ConfigurationSchema, this.running);
+        copySections(next, clone(ConfigurationSchema, previous), this.sectionsChangedBy(this.active));
         await this.commitNow({
-          next: clone(ConfigurationSchema, previous),
+          next,
+          what: `the automatic rollback of revision ${pendingRevision}`,
           author: "system",
           traceId: "",
           comment: `automatic rollback: revision ${pendingRevision} was not confirmed in time`,

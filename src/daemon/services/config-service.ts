@@ -63,8 +63,8 @@ export function configService(engine: ConfigEngine): ServiceImpl<typeof ConfigSe
       return { revision: info };
     },
 
-    async confirm() {
-      return { revision: await engine.confirm() };
+    async confirm(_req, ctx) {
+      return { revision: await engine.confirm(ctx) };
     },
 
     async discard(req, ctx) {

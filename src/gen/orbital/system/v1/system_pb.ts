@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/system/v1/system.proto.
  */
 export const file_orbital_system_v1_system: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vcmJpdGFsL3N5c3RlbS92MS9zeXN0ZW0ucHJvdG8SEW9yYml0YWwuc3lzdGVtLnYxIhMKEUdldFZlcnNpb25SZXF1ZXN0IrIBChJHZXRWZXJzaW9uUmVzcG9uc2USKwoFYnVpbGQYASABKAsyHC5vcmJpdGFsLnN5c3RlbS52MS5CdWlsZEluZm8SFAoMYXBpX3BhY2thZ2VzGAIgAygJEikKBnVwdGltZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoJQnVpbGRJbmZvEg8KB3ZlcnNpb24YASABKAkSDgoGY29tbWl0GAIgASgJEi4KCmJ1aWxkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIUCgxhcmNoaXRlY3R1cmUYBSABKAkSFgoOa2VybmVsX3JlbGVhc2UYBiABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCJhCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCSK8AQoRR2V0SGVhbHRoUmVzcG9uc2USLwoGc3RhdHVzGAEgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEjIKCHNlcnZpY2VzGAIgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuU2VydmljZUhlYWx0aBIXCg9hY3RpdmVfcmV2aXNpb24YAyABKAQSFwoPY29uZmlnX2ZhbGxiYWNrGAQgASgIEhAKCG1lc3NhZ2VzGAUgAygJIhMKEUdldE1ldHJpY3NSZXF1ZXN0IiIKEkdldE1ldHJpY3NSZXNwb25zZRIMCgR0ZXh0GAEgASgJIksKCFNldHRpbmdzEhAKCGhvc3RuYW1lGAEgASgJEi0KBHJlc3QYAiABKAsyHy5vcmJpdGFsLnN5c3RlbS52MS5SZXN0TGlzdGVuZXIicgoMUmVzdExpc3RlbmVyEg8KB2VuYWJsZWQYASABKAgSDwoHYWRkcmVzcxgCIAEoCRIMCgRwb3J0GAMgASgNEhwKFHRsc19jZXJ0aWZpY2F0ZV9wYXRoGAQgASgJEhQKDHRsc19rZXlfcGF0aBgFIAEoCSIUChJHZXRTZXR0aW5nc1JlcXVlc3QiRAoTR2V0U2V0dGluZ3NSZXNwb25zZRItCghzZXR0aW5ncxgBIAEoCzIbLm9yYml0YWwuc3lzdGVtLnYxLlNldHRpbmdzIpQBChVVcGRhdGVTZXR0aW5nc1JlcXVlc3QSMgoIc2V0dGluZ3MYASABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5nc0ID4EECEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIWCg50cmFuc2FjdGlvbl9pZBgDIAEoCSJZChZVcGRhdGVTZXR0aW5nc1Jlc3BvbnNlEi0KCHNldHRpbmdzGAEgASgLMhsub3JiaXRhbC5zeXN0ZW0udjEuU2V0dGluZ3MSEAoIcmV2aXNpb24YAiABKAQqgwEKDEhlYWx0aFN0YXR1cxIdChlIRUFMVEhfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVSEVBTFRIX1NUQVRVU19TRVJWSU5HEAESGgoWSEVBTFRIX1NUQVRVU19ERUdSQURFRBACEh0KGUhFQUxUSF9TVEFUVVNfTk9UX1NFUlZJTkcQAzKOBQoNU3lzdGVtU2VydmljZRJ5CgpHZXRWZXJzaW9uEiQub3JiaXRhbC5zeXN0ZW0udjEuR2V0VmVyc2lvblJlcXVlc3QaJS5vcmJpdGFsLnN5c3RlbS52MS5HZXRWZXJzaW9uUmVzcG9uc2UiHtDzGAGC0+STAhQSEi92MS9zeXN0ZW0vdmVyc2lvbhJ1CglHZXRIZWFsdGgSIy5vcmJpdGFsLnN5c3RlbS52MS5HZXRIZWFsdGhSZXF1ZXN0GiQub3JiaXRhbC5zeXN0ZW0udjEuR2V0SGVhbHRoUmVzcG9uc2UiHdDzGAGC0+STAhMSES92MS9zeXN0ZW0vaGVhbHRoEnkKCkdldE1ldHJpY3MSJC5vcmJpdGFsLnN5c3RlbS52MS5HZXRNZXRyaWNzUmVxdWVzdBolLm9yYml0YWwuc3lzdGVtLnYxLkdldE1ldHJpY3NSZXNwb25zZSIe0PMYAYLT5JMCFBISL3YxL3N5c3RlbS9tZXRyaWNzEn0KC0dldFNldHRpbmdzEiUub3JiaXRhbC5zeXN0ZW0udjEuR2V0U2V0dGluZ3NSZXF1ZXN0GiYub3JiaXRhbC5zeXN0ZW0udjEuR2V0U2V0dGluZ3NSZXNwb25zZSIf0PMYAYLT5JMCFRITL3YxL3N5c3RlbS9zZXR0aW5ncxKQAQoOVXBkYXRlU2V0dGluZ3MSKC5vcmJpdGFsLnN5c3RlbS52MS5VcGRhdGVTZXR0aW5nc1JlcXVlc3QaKS5vcmJpdGFsLnN5c3RlbS52MS5VcGRhdGVTZXR0aW5nc1Jlc3BvbnNlIinQ8xgCgtPkkwIfOghzZXR0aW5nczITL3YxL3N5c3RlbS9zZXR0aW5nc2IGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_orbital_api_v1_capability]);
+  fileDesc("Ch5vcmJpdGFsL3N5c3RlbS92MS9zeXN0ZW0ucHJvdG8SEW9yYml0YWwuc3lzdGVtLnYxIhMKEUdldFZlcnNpb25SZXF1ZXN0IrIBChJHZXRWZXJzaW9uUmVzcG9uc2USKwoFYnVpbGQYASABKAsyHC5vcmJpdGFsLnN5c3RlbS52MS5CdWlsZEluZm8SFAoMYXBpX3BhY2thZ2VzGAIgAygJEikKBnVwdGltZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoJQnVpbGRJbmZvEg8KB3ZlcnNpb24YASABKAkSDgoGY29tbWl0GAIgASgJEi4KCmJ1aWxkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIUCgxhcmNoaXRlY3R1cmUYBSABKAkSFgoOa2VybmVsX3JlbGVhc2UYBiABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCJhCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCSKrAgoRR2V0SGVhbHRoUmVzcG9uc2USLwoGc3RhdHVzGAEgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEjIKCHNlcnZpY2VzGAIgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuU2VydmljZUhlYWx0aBIXCg9hY3RpdmVfcmV2aXNpb24YAyABKAQSFwoPY29uZmlnX2ZhbGxiYWNrGAQgASgIEhAKCG1lc3NhZ2VzGAUgAygJEjIKCGJhY2tlbmRzGAYgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuQmFja2VuZEhlYWx0aBI5Cg91bmFwcGxpZWRfaXRlbXMYByADKAsyIC5vcmJpdGFsLnN5c3RlbS52MS5VbmFwcGxpZWRJdGVtIokBCg1CYWNrZW5kSGVhbHRoEgwKBG5hbWUYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihAEKDVVuYXBwbGllZEl0ZW0SDAoEaXRlbRgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEg4KBnJlYXNvbhgDIAEoCRINCgVlcnJubxgEIAEoCRI1ChFsYXN0X2F0dGVtcHRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0TWV0cmljc1JlcXVlc3QiIgoSR2V0TWV0cmljc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiSwoIU2V0dGluZ3MSEAoIaG9zdG5hbWUYASABKAkSLQoEcmVzdBgCIAEoCzIfLm9yYml0YWwuc3lzdGVtLnYxLlJlc3RMaXN0ZW5lciJyCgxSZXN0TGlzdGVuZXISDwoHZW5hYmxlZBgBIAEoCBIPCgdhZGRyZXNzGAIgASgJEgwKBHBvcnQYAyABKA0SHAoUdGxzX2NlcnRpZmljYXRlX3BhdGgYBCABKAkSFAoMdGxzX2tleV9wYXRoGAUgASgJIhQKEkdldFNldHRpbmdzUmVxdWVzdCJEChNHZXRTZXR0aW5nc1Jlc3BvbnNlEi0KCHNldHRpbmdzGAEgASgLMhsub3JiaXRhbC5zeXN0ZW0udjEuU2V0dGluZ3MilAEKFVVwZGF0ZVNldHRpbmdzUmVxdWVzdBIyCghzZXR0aW5ncxgBIAEoCzIbLm9yYml0YWwuc3lzdGVtLnYxLlNldHRpbmdzQgPgQQISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhYKDnRyYW5zYWN0aW9uX2lkGAMgASgJIlkKFlVwZGF0ZVNldHRpbmdzUmVzcG9uc2USLQoIc2V0dGluZ3MYASABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5ncxIQCghyZXZpc2lvbhgCIAEoBCqDAQoMSGVhbHRoU3RhdHVzEh0KGUhFQUxUSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVIRUFMVEhfU1RBVFVTX1NFUlZJTkcQARIaChZIRUFMVEhfU1RBVFVTX0RFR1JBREVEEAISHQoZSEVBTFRIX1NUQVRVU19OT1RfU0VSVklORxADMo4FCg1TeXN0ZW1TZXJ2aWNlEnkKCkdldFZlcnNpb24SJC5vcmJpdGFsLnN5c3RlbS52MS5HZXRWZXJzaW9uUmVxdWVzdBolLm9yYml0YWwuc3lzdGVtLnYxLkdldFZlcnNpb25SZXNwb25zZSIe0PMYAYLT5JMCFBISL3YxL3N5c3RlbS92ZXJzaW9uEnUKCUdldEhlYWx0aBIjLm9yYml0YWwuc3lzdGVtLnYxLkdldEhlYWx0aFJlcXVlc3QaJC5vcmJpdGFsLnN5c3RlbS52MS5HZXRIZWFsdGhSZXNwb25zZSId0PMYAYLT5JMCExIRL3YxL3N5c3RlbS9oZWFsdGgSeQoKR2V0TWV0cmljcxIkLm9yYml0YWwuc3lzdGVtLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiUub3JiaXRhbC5zeXN0ZW0udjEuR2V0TWV0cmljc1Jlc3BvbnNlIh7Q8xgBgtPkkwIUEhIvdjEvc3lzdGVtL21ldHJpY3MSfQoLR2V0U2V0dGluZ3MSJS5vcmJpdGFsLnN5c3RlbS52MS5HZXRTZXR0aW5nc1JlcXVlc3QaJi5vcmJpdGFsLnN5c3RlbS52MS5HZXRTZXR0aW5nc1Jlc3BvbnNlIh/Q8xgBgtPkkwIVEhMvdjEvc3lzdGVtL3NldHRpbmdzEpABCg5VcGRhdGVTZXR0aW5ncxIoLm9yYml0YWwuc3lzdGVtLnYxLlVwZGF0ZVNldHRpbmdzUmVxdWVzdBopLm9yYml0YWwuc3lzdGVtLnYxLlVwZGF0ZVNldHRpbmdzUmVzcG9uc2UiKdDzGAKC0+STAh86CHNldHRpbmdzMhMvdjEvc3lzdGVtL3NldHRpbmdzYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_orbital_api_v1_capability]);
 
 /**
  * Request of GetVersion.
@@ -224,6 +224,22 @@ export type GetHealthResponse = Message<"orbital.system.v1.GetHealthResponse"> &
    * @generated from field: repeated string messages = 5;
    */
   messages: string[];
+
+  /**
+   * One entry per backend the services depend on ("rtnetlink", "nftables", "storage"): a failing backend
+   * makes the services that need it NOT_SERVING or DEGRADED, and the others go on serving.
+   *
+   * @generated from field: repeated orbital.system.v1.BackendHealth backends = 6;
+   */
+  backends: BackendHealth[];
+
+  /**
+   * Configured items the kernel does not hold, each with the kernel's reason (e.g. a route whose gateway
+   * interface is missing). They are applied as soon as the kernel accepts them (link events, retries).
+   *
+   * @generated from field: repeated orbital.system.v1.UnappliedItem unapplied_items = 7;
+   */
+  unappliedItems: UnappliedItem[];
 };
 
 /**
@@ -232,6 +248,97 @@ export type GetHealthResponse = Message<"orbital.system.v1.GetHealthResponse"> &
  */
 export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE__*/
   messageDesc(file_orbital_system_v1_system, 5);
+
+/**
+ * Health of one backend of the daemon.
+ *
+ * @generated from message orbital.system.v1.BackendHealth
+ */
+export type BackendHealth = Message<"orbital.system.v1.BackendHealth"> & {
+  /**
+   * "rtnetlink" (links, addresses, routes), "nftables" (firewall) or "storage" (the data dir).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * SERVING, DEGRADED (some items refused) or NOT_SERVING (the backend itself fails).
+   *
+   * @generated from field: orbital.system.v1.HealthStatus status = 2;
+   */
+  status: HealthStatus;
+
+  /**
+   * Why it is not SERVING; empty when it is.
+   *
+   * @generated from field: string detail = 3;
+   */
+  detail: string;
+
+  /**
+   * When it entered this status.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message orbital.system.v1.BackendHealth.
+ * Use `create(BackendHealthSchema)` to create a new message.
+ */
+export const BackendHealthSchema: GenMessage<BackendHealth> = /*@__PURE__*/
+  messageDesc(file_orbital_system_v1_system, 6);
+
+/**
+ * A configured item that is not in force in the kernel.
+ *
+ * @generated from message orbital.system.v1.UnappliedItem
+ */
+export type UnappliedItem = Message<"orbital.system.v1.UnappliedItem"> & {
+  /**
+   * Change path of the item, e.g. "routes[table=254,destination=10.0.0.0/8]" or "interfaces[eth1]".
+   *
+   * @generated from field: string item = 1;
+   */
+  item: string;
+
+  /**
+   * The backend that could not apply it.
+   *
+   * @generated from field: string backend = 2;
+   */
+  backend: string;
+
+  /**
+   * Why, as the kernel or the backend said it.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * errno name when the kernel gave one, e.g. "ENETUNREACH"; empty otherwise.
+   *
+   * @generated from field: string errno = 4;
+   */
+  errno: string;
+
+  /**
+   * When it was last tried.
+   *
+   * @generated from field: google.protobuf.Timestamp last_attempt_time = 5;
+   */
+  lastAttemptTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message orbital.system.v1.UnappliedItem.
+ * Use `create(UnappliedItemSchema)` to create a new message.
+ */
+export const UnappliedItemSchema: GenMessage<UnappliedItem> = /*@__PURE__*/
+  messageDesc(file_orbital_system_v1_system, 7);
 
 /**
  * Request of GetMetrics.
@@ -246,7 +353,7 @@ export type GetMetricsRequest = Message<"orbital.system.v1.GetMetricsRequest"> &
  * Use `create(GetMetricsRequestSchema)` to create a new message.
  */
 export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 6);
+  messageDesc(file_orbital_system_v1_system, 8);
 
 /**
  * Response of GetMetrics.
@@ -267,7 +374,7 @@ export type GetMetricsResponse = Message<"orbital.system.v1.GetMetricsResponse">
  * Use `create(GetMetricsResponseSchema)` to create a new message.
  */
 export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 7);
+  messageDesc(file_orbital_system_v1_system, 9);
 
 /**
  * Box-wide settings.
@@ -295,7 +402,7 @@ export type Settings = Message<"orbital.system.v1.Settings"> & {
  * Use `create(SettingsSchema)` to create a new message.
  */
 export const SettingsSchema: GenMessage<Settings> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 8);
+  messageDesc(file_orbital_system_v1_system, 10);
 
 /**
  * Where the REST API listens.
@@ -344,7 +451,7 @@ export type RestListener = Message<"orbital.system.v1.RestListener"> & {
  * Use `create(RestListenerSchema)` to create a new message.
  */
 export const RestListenerSchema: GenMessage<RestListener> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 9);
+  messageDesc(file_orbital_system_v1_system, 11);
 
 /**
  * Request of GetSettings.
@@ -359,7 +466,7 @@ export type GetSettingsRequest = Message<"orbital.system.v1.GetSettingsRequest">
  * Use `create(GetSettingsRequestSchema)` to create a new message.
  */
 export const GetSettingsRequestSchema: GenMessage<GetSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 10);
+  messageDesc(file_orbital_system_v1_system, 12);
 
 /**
  * Response of GetSettings.
@@ -380,7 +487,7 @@ export type GetSettingsResponse = Message<"orbital.system.v1.GetSettingsResponse
  * Use `create(GetSettingsResponseSchema)` to create a new message.
  */
 export const GetSettingsResponseSchema: GenMessage<GetSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 11);
+  messageDesc(file_orbital_system_v1_system, 13);
 
 /**
  * Request of UpdateSettings.
@@ -415,7 +522,7 @@ export type UpdateSettingsRequest = Message<"orbital.system.v1.UpdateSettingsReq
  * Use `create(UpdateSettingsRequestSchema)` to create a new message.
  */
 export const UpdateSettingsRequestSchema: GenMessage<UpdateSettingsRequest> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 12);
+  messageDesc(file_orbital_system_v1_system, 14);
 
 /**
  * Response of UpdateSettings.
@@ -443,7 +550,7 @@ export type UpdateSettingsResponse = Message<"orbital.system.v1.UpdateSettingsRe
  * Use `create(UpdateSettingsResponseSchema)` to create a new message.
  */
 export const UpdateSettingsResponseSchema: GenMessage<UpdateSettingsResponse> = /*@__PURE__*/
-  messageDesc(file_orbital_system_v1_system, 13);
+  messageDesc(file_orbital_system_v1_system, 15);
 
 /**
  * Health of a component.
