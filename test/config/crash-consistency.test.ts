@@ -1,7 +1,7 @@
 // Proves: kill -9 at random moments during a loop of commits never leaves a torn or empty configuration:
 // after each restart the active revision is the last acknowledged one or the one in flight, with exactly its
-// content. 50 rounds. Topology: one data dir; a daemon per round, killed with SIGKILL while a client commits.
-import { mkdtempSync, rmSync } from "node:fs";
+// content, and no temporary file of an interrupted write is left. 50 rounds. Topology: one data dir; a daemon per round, killed with SIGKILL while a client commits.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -41,6 +41,8 @@ describe("crash consistency", () => {
         }
         acked = revision;
         ackedRoles = roles;
+        // A kill during the previous round's write left no temporary file behind (start-up removed it).
+        expect(readdirSync(path.join(dataDir, "config", "revisions")).filter((f) => f.endsWith(".tmp")), `round ${round}`).toEqual([]);
 
         const killAt = Date.now() + 20 + random() * 200;
         const killer = new Promise<void>((resolve) => setTimeout(() => void d.stop("SIGKILL").then(() => resolve()), killAt - Date.now()));

@@ -1,9 +1,9 @@
 // Proves: a full data partition makes a commit fail with RESOURCE_EXHAUSTED/STORAGE_FULL while the previous
 // configuration stays in force and the daemon keeps serving; an unreadable newest revision at start-up falls
-// back to the newest good one and says so in health and the log; a data plane refusal restores the previous
-// state and persists nothing. Topology: daemons on a 1 MiB tmpfs data dir and on plain temp dirs; root clients.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// back to the newest good one and says so in health and the log; temporary files a crash left are removed at
+// start; a data plane refusal restores the previous state and persists nothing. Topology: daemons on a 1 MiB tmpfs data dir and on plain temp dirs; root clients.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,6 +73,35 @@ describe("storage and start-up faults", () => {
         // The unusable file is kept as evidence; the next commit numbers past it.
         const next = await d.client(UserService).createRole({ role: { name: "fresh", capabilities: [] } });
         expect(next.revision).toBe(3n);
+      } finally {
+        await d.cleanup();
+      }
+      await first.cleanup();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("removes the temporary files a crash during a write left behind, and only those", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "orbital-tmpfiles-"));
+    try {
+      const first = await startDaemon({ dataDir });
+      await first.client(UserService).createRole({ role: { name: "kept", capabilities: [] } });
+      await first.stop("SIGKILL");
+      const revisions = path.join(dataDir, "config", "revisions");
+      // What a kill during a write leaves: the next revision's temporary file of a process that is gone.
+      const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+      const leftovers = [path.join(revisions, `.00000002.binpb.${dead}.tmp`), path.join(dataDir, "config", `.dead-tokens.json.${dead}.tmp`)];
+      for (const f of leftovers) writeFileSync(f, Buffer.alloc(64 << 10, 0xab));
+      // A live process's file is not stale: it may be writing it right now.
+      const live = path.join(revisions, `.00000002.binpb.${process.pid}.tmp`);
+      writeFileSync(live, "in progress");
+      const d = await startDaemon({ dataDir });
+      try {
+        expect(leftovers.filter((f) => existsSync(f))).toEqual([]);
+        expect(existsSync(live)).toBe(true);
+        expect(d.logs().some((l) => l.msg === "removed temporary files left by a crash")).toBe(true);
+        expect((await d.client(UserService).getRole({ name: "kept" })).role?.name).toBe("kept");
       } finally {
         await d.cleanup();
       }

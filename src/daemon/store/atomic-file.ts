@@ -1,7 +1,8 @@
 // Crash-safe file replacement: write a temporary file, fsync it, rename it over the target, fsync the
 // directory. After a crash or power loss at any instant the target holds either the old or the new bytes.
-// Running out of space (or a read-only filesystem) becomes STORAGE_FULL and leaves the old file intact.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+// Running out of space (or a read-only filesystem) becomes STORAGE_FULL and leaves the old file intact. A
+// crash between the write and the rename leaves the temporary file: removeStaleTemporaries() clears those.
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { OrbitalError } from "../../common/errors.js";
@@ -15,6 +16,33 @@ function fsyncPath(p: string, flags: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** ".<target name>.<pid>.tmp": the pid says which process may still be writing it. */
+const TEMPORARY = /^\..+\.(\d+)\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Deletes the temporary files of writeFileAtomic in `dir` whose writer is gone (a crash mid-write); returns
+ * their names. A file of a live process other than this one is left alone: it may be writing it right now.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = Number(TEMPORARY.exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || (pid !== process.pid && processAlive(pid))) continue;
+    rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 export function writeFileAtomic(target: string, data: Uint8Array): void {

@@ -1,13 +1,14 @@
 // Persists configuration revisions under <data dir>/config/revisions/, one file per revision
 // (<number>.binpb, a Revision message), each written crash-safely. The newest readable, valid revision is the
 // active configuration: a kill -9 or power loss at any instant leaves either the old or the new one, never a
-// torn one. Unreadable files are skipped (and reported), never deleted. Keeps the newest N revisions.
+// torn one. Unreadable files are skipped (and reported), never deleted. Keeps the newest N revisions, and
+// clears the temporary files a crash during a write left behind.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { RevisionSchema, type Revision } from "../../gen/orbital/config/v1/config_pb.js";
 import type { Logger } from "../../common/logger.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { removeStaleTemporaries, writeFileAtomic } from "./atomic-file.js";
 
 const FILE = /^(\d{1,19})\.binpb$/;
 
@@ -24,6 +25,11 @@ export class RevisionStore {
   constructor(dataDir: string, private readonly log: Logger) {
     this.dir = path.join(dataDir, "config", "revisions");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    // A crash during a write leaves its temporary file (up to a whole configuration): clear them at start.
+    for (const dir of [this.dir, path.dirname(this.dir)]) {
+      const removed = removeStaleTemporaries(dir);
+      if (removed.length) log.warn({ dir, removed }, "removed temporary files left by a crash");
+    }
   }
 
   private fileOf(revision: bigint): string {
