@@ -34,7 +34,7 @@ constexpr double kAbsent = -INFINITY;
 // The flat layout (keep in step with encodeOps in rtnetlink.ts): kStride numbers per op; a string field is
 // two slots, its offset and its length (UTF-16 units) in the joined string.
 enum Opcode { LINK_SET = 0, VLAN_ADD = 1, LINK_DEL = 2, ADDR_ADD = 3, ADDR_DEL = 4, ROUTE_REPLACE = 5, ROUTE_DEL = 6,
-              UNKNOWN_OP = -1, OP_NOT_STRING = -2, NOT_OBJECT = -3 };
+              ROUTE_ADD = 7, UNKNOWN_OP = -1, OP_NOT_STRING = -2, NOT_OBJECT = -3 };
 enum Slot {
   OPCODE = 0,
   // linkSet / linkDel
@@ -43,7 +43,7 @@ enum Slot {
   VA_PARENT = 1, VA_VLAN_ID = 2, VA_NAME = 4,
   // addrAdd / addrDel
   AD_IFINDEX = 1, AD_FAMILY = 2, AD_PREFIX_LENGTH = 3, AD_ADDRESS = 4,
-  // routeReplace / routeDel
+  // routeReplace / routeAdd / routeDel
   RT_FAMILY = 1, RT_TABLE = 2, RT_OIF = 3, RT_PRIORITY = 4, RT_PROTOCOL = 5, RT_TYPE = 6, RT_IS_OBJECT = 7,
   RT_DESTINATION = 8, RT_GATEWAY = 10,
   // unknown op: its name
@@ -320,7 +320,11 @@ uint8_t ScopeFor(uint8_t type, bool hasGateway) {
   }
 }
 
-bool RouteOp(Reader& r, bool replace, char* scratch) {
+// How a route request treats a route already at its key: replace it, refuse (EEXIST: someone else's route
+// must never be overwritten), or delete it.
+enum class RouteMode { REPLACE, ADD_EXCLUSIVE, DELETE };
+
+bool RouteOp(Reader& r, RouteMode mode, char* scratch) {
   if (!r.Is(RT_IS_OBJECT, 1)) return r.Fail("route", "must be a RouteSpec object");
   int af = 0;
   double table = 0, oif = 0, priority = 0, protocol = 0, type = 0;
@@ -340,7 +344,9 @@ bool RouteOp(Reader& r, bool replace, char* scratch) {
     return false;
   }
   const size_t alen = af == AF_INET ? 4 : 16;
-  struct nlmsghdr* nlh = Header(scratch, replace ? RTM_NEWROUTE : RTM_DELROUTE, replace ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+  const bool install = mode != RouteMode::DELETE;
+  const uint16_t flags = mode == RouteMode::REPLACE ? NLM_F_CREATE | NLM_F_REPLACE : mode == RouteMode::ADD_EXCLUSIVE ? NLM_F_CREATE | NLM_F_EXCL : 0;
+  struct nlmsghdr* nlh = Header(scratch, install ? RTM_NEWROUTE : RTM_DELROUTE, flags);
   auto* rtm = static_cast<struct rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(struct rtmsg)));
   rtm->rtm_family = static_cast<uint8_t>(af);
   rtm->rtm_dst_len = dstLen;
@@ -349,7 +355,7 @@ bool RouteOp(Reader& r, bool replace, char* scratch) {
   rtm->rtm_protocol = static_cast<uint8_t>(protocol);
   rtm->rtm_type = static_cast<uint8_t>(type);
   // Deletion matches any scope (as `ip route del` does); installation uses the scope the type calls for.
-  rtm->rtm_scope = replace ? ScopeFor(rtm->rtm_type, hasGw) : static_cast<uint8_t>(RT_SCOPE_NOWHERE);
+  rtm->rtm_scope = install ? ScopeFor(rtm->rtm_type, hasGw) : static_cast<uint8_t>(RT_SCOPE_NOWHERE);
   mnl_attr_put_u32(nlh, RTA_TABLE, t);
   if (dstLen > 0) mnl_attr_put(nlh, RTA_DST, alen, dst);
   if (hasGw) mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
@@ -381,8 +387,9 @@ std::unique_ptr<Prepared> PrepareOps(Napi::Env env, Napi::Value numsValue, Napi:
     Reader r(env, slots, strings, firstIndex + static_cast<uint32_t>(i));
     bool ok;
     switch (static_cast<int>(slots[OPCODE])) {
-      case ROUTE_REPLACE: ok = RouteOp(r, true, scratch); break;
-      case ROUTE_DEL: ok = RouteOp(r, false, scratch); break;
+      case ROUTE_REPLACE: ok = RouteOp(r, RouteMode::REPLACE, scratch); break;
+      case ROUTE_ADD: ok = RouteOp(r, RouteMode::ADD_EXCLUSIVE, scratch); break;
+      case ROUTE_DEL: ok = RouteOp(r, RouteMode::DELETE, scratch); break;
       case ADDR_ADD: ok = Addr(r, true, scratch); break;
       case ADDR_DEL: ok = Addr(r, false, scratch); break;
       case LINK_SET: ok = LinkSet(r, scratch); break;
@@ -391,7 +398,7 @@ std::unique_ptr<Prepared> PrepareOps(Napi::Env env, Napi::Value numsValue, Napi:
       case UNKNOWN_OP: {
         std::string name;
         ok = r.Str(OP_NAME, "op", &name) &&
-             r.Fail("op", "\"" + name + "\" is not one of linkSet, vlanAdd, linkDel, addrAdd, addrDel, routeReplace, routeDel");
+             r.Fail("op", "\"" + name + "\" is not one of linkSet, vlanAdd, linkDel, addrAdd, addrDel, routeReplace, routeAdd, routeDel");
         break;
       }
       case OP_NOT_STRING: ok = r.Fail("op", "must be a string: an operation name"); break;

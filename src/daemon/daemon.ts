@@ -42,6 +42,11 @@ import { firewallService } from "./services/firewall-service.js";
 import { interfaceService } from "./services/interface-service.js";
 import { routingService } from "./services/routing-service.js";
 import { UserDirectory } from "./users/user-directory.js";
+import { KernelReconciler } from "./config/kernel-reconciler.js";
+import type { Failpoints } from "./failpoints.js";
+import { BackendHealth } from "./services/backend-health.js";
+import { dataplaneReads } from "./services/dataplane-reads.js";
+import { reportHandlerOutcome } from "./services/handler-health.js";
 import { buildInfo } from "./build-info.js";
 import { buildOpenApi } from "../gateway/openapi.js";
 import { RestEndpoint } from "../gateway/rest-endpoint.js";
@@ -59,10 +64,16 @@ function openApiDocument(): string {
   return (generatedOpenApi ??= JSON.stringify(buildOpenApi(apiServices, { version: buildInfo().version })));
 }
 
+/** A positive whole number of milliseconds from the environment, or undefined. */
+function msFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const ms = Number(env[name]);
+  return Number.isInteger(ms) && ms > 0 ? ms : undefined;
+}
+
 /** REST limits from the environment: ORBITAL_REST_HEADERS_TIMEOUT_MS shortens the slow-loris cut (tests). */
 function restLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<RestLimits> {
-  const ms = Number(env.ORBITAL_REST_HEADERS_TIMEOUT_MS);
-  return Number.isInteger(ms) && ms > 0 ? { headersTimeoutMs: ms, requestTimeoutMs: Math.max(ms, 1000) } : {};
+  const ms = msFromEnv(env, "ORBITAL_REST_HEADERS_TIMEOUT_MS");
+  return ms ? { headersTimeoutMs: ms, requestTimeoutMs: Math.max(ms, 1000) } : {};
 }
 
 export interface DaemonDeps {
@@ -72,7 +83,13 @@ export interface DaemonDeps {
   limits?: Partial<GrpcLimits>;
   /** REST limits; default: defaultRestLimits, with ORBITAL_REST_HEADERS_TIMEOUT_MS applied. */
   restLimits?: Partial<RestLimits>;
-  failpoints?: string;
+  /** Fault injection (tests only). */
+  failpoints?: Failpoints | undefined;
+  /**
+   * Tuning read from the environment by default (tests shorten them): ORBITAL_HANDLER_TIMEOUT_MS,
+   * ORBITAL_RECONCILE_RETRY_MS, ORBITAL_BACKEND_TIMEOUT_MS.
+   */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Capability for reading health and reflection, whose protos are gRPC's and declare none. */
@@ -88,23 +105,30 @@ export class Daemon {
     private readonly engine: ConfigEngine,
     private readonly audit: AuditLog,
     private readonly dataplane: Dataplane,
+    private readonly reconciler: KernelReconciler,
   ) {}
 
   static async start(opts: DaemonOptions, deps: DaemonDeps): Promise<Daemon> {
     const { log } = deps;
     const startedAt = Date.now();
-    const dataplane = createDataplane(opts.dataplane, log);
+    const env = deps.env ?? process.env;
+    const health = new HealthState();
+    const backendHealth = new BackendHealth(health);
+    const dataplane = createDataplane(opts.dataplane, { dataDir: opts.dataDir, log, failpoints: deps.failpoints, env });
     const store = new RevisionStore(opts.dataDir, log);
-    const engine = await ConfigEngine.open({ store, ledger: new RevocationLedger(path.dirname(store.dir)), dataplane, log });
+    const engine = await ConfigEngine.open({ store, ledger: new RevocationLedger(path.dirname(store.dir)), dataplane, backendHealth, log });
+    const reconciler = new KernelReconciler(engine, dataplane, backendHealth, log, { ...(msFromEnv(env, "ORBITAL_RECONCILE_RETRY_MS") ? { retryMs: msFromEnv(env, "ORBITAL_RECONCILE_RETRY_MS")! } : {}) });
     const audit = AuditLog.inDataDir(opts.dataDir);
     const users = new UserDirectory(engine);
-    const health = new HealthState();
     const metrics = new Metrics();
+    const handlerTimeoutMs = msFromEnv(env, "ORBITAL_HANDLER_TIMEOUT_MS");
     const pipeline = new CallPipeline({
       log,
       metrics,
       audit: (record) => audit.record(record),
       ...(deps.failpoints ? { failpoints: deps.failpoints } : {}),
+      ...(handlerTimeoutMs ? { handlerTimeoutMs } : {}),
+      onHandlerOutcome: (entry, failure) => reportHandlerOutcome(health, entry, failure),
     });
     const grpc = new GrpcServer({
       log,
@@ -118,13 +142,14 @@ export class Daemon {
       health.messages.push(`peer credentials unavailable, every call is refused: ${deps.peerCredentials.cause}`);
     }
 
+    const reads = dataplaneReads(dataplane, backendHealth);
     const implemented = new Map<DescService, AnyServiceImpl>([
-      [SystemService, systemService({ engine, health, metrics, startedAt }) as unknown as AnyServiceImpl],
+      [SystemService, systemService({ engine, health, backendHealth, metrics, startedAt }) as unknown as AnyServiceImpl],
       [ConfigService, configService(engine) as unknown as AnyServiceImpl],
       [UserService, userService(engine) as unknown as AnyServiceImpl],
-      [InterfaceService, interfaceService(engine, dataplane) as unknown as AnyServiceImpl],
-      [RoutingService, routingService(engine, dataplane) as unknown as AnyServiceImpl],
-      [FirewallService, firewallService(engine, dataplane) as unknown as AnyServiceImpl],
+      [InterfaceService, interfaceService(engine, reads) as unknown as AnyServiceImpl],
+      [RoutingService, routingService(engine, reads, backendHealth) as unknown as AnyServiceImpl],
+      [FirewallService, firewallService(engine, reads) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
       const impl = implemented.get(service);
@@ -155,17 +180,19 @@ export class Daemon {
       void rest.configure(engine.running.settings?.rest);
     });
     await rest.configure(engine.running.settings?.rest);
+    reconciler.start();
 
     log.info(
       { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: engine.revision.toString() },
       "orbitald serving",
     );
-    return new Daemon(pipeline, grpc, rest, unsubscribe, health, engine, audit, dataplane);
+    return new Daemon(pipeline, grpc, rest, unsubscribe, health, engine, audit, dataplane, reconciler);
   }
 
   /** Stops accepting, drains calls in flight for up to `graceMs`, then closes everything. */
   async stop(graceMs: number): Promise<void> {
     this.unsubscribe();
+    this.reconciler.stop();
     // Both transports stop accepting at once and share one drain of the calls in flight.
     await Promise.all([this.grpc.stop(graceMs), this.rest.stop(this.pipeline.drain(graceMs))]);
     this.engine.close();

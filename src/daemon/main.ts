@@ -3,6 +3,7 @@
 import { createLogger } from "../common/logger.js";
 import { loadPeerCredentialReader } from "./auth/peer-credentials.js";
 import { Daemon } from "./daemon.js";
+import { Failpoints } from "./failpoints.js";
 import { clearActivationEnv, inheritedSockets } from "./listeners/socket-activation.js";
 import { SocketInUseError } from "./listeners/unix-listener.js";
 import { parseOptions, usage, UsageError } from "./options.js";
@@ -34,7 +35,7 @@ export async function orbitaldMain(argv: string[]): Promise<void> {
       log,
       peerCredentials: loadPeerCredentialReader(),
       inherited,
-      ...(process.env.ORBITAL_FAILPOINTS ? { failpoints: process.env.ORBITAL_FAILPOINTS } : {}),
+      failpoints: Failpoints.fromEnv(process.env),
     });
   } catch (err) {
     const message = err instanceof SocketInUseError ? err.message : `cannot start: ${(err as Error).message}`;

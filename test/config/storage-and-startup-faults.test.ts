@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigService } from "../../src/gen/orbital/config/v1/config_pb.js";
 import { HealthStatus, SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
+import { RouteType, RoutingService } from "../../src/gen/orbital/routing/v1/routing_pb.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { startDaemon } from "../support/daemon.js";
 
@@ -126,13 +127,15 @@ describe("storage and start-up faults", () => {
   });
 
   it("restores the previous state and persists nothing when the data plane refuses an item", async () => {
-    const d = await startDaemon({ env: { ORBITAL_SIM_FAIL_ITEM: "users[bob]" } });
+    const item = "routes[table=254,destination=198.51.100.0/24]";
+    const d = await startDaemon({ env: { ORBITAL_SIM_FAIL_ITEM: item } });
     try {
       const before = (await d.client(ConfigService).listRevisions({})).activeRevision;
-      const err = await failure(d.client(UserService).createUser({ user: { name: "bob", role: "viewer", uid: 7001 } }));
-      expect(err).toMatchObject({ code: 9, reason: "DATAPLANE_REJECTED", metadata: { item: "users[bob]", operation: "apply", errno: "EINVAL" } });
+      const routes = d.client(RoutingService);
+      const err = await failure(routes.createRoute({ route: { destination: { cidr: "198.51.100.0/24" }, type: RouteType.BLACKHOLE } }));
+      expect(err).toMatchObject({ code: 9, reason: "DATAPLANE_REJECTED", metadata: { item, operation: "apply", errno: "EINVAL" } });
       expect((await d.client(ConfigService).listRevisions({})).activeRevision).toBe(before);
-      expect(await failure(d.client(UserService).getUser({ name: "bob" }))).toMatchObject({ reason: "NOT_FOUND" });
+      expect(await failure(routes.getRoute({ destination: { cidr: "198.51.100.0/24" } }))).toMatchObject({ reason: "NOT_FOUND" });
     } finally {
       await d.cleanup();
     }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AddressFamily } from "../../src/gen/orbital/api/v1/ip_pb.js";
 import { ConfigurationSchema, type Configuration } from "../../src/gen/orbital/config/v1/configuration_pb.js";
 import { Action, Chain, ConnectionState, PrefixSetSchema, Protocol, RuleSchema } from "../../src/gen/orbital/firewall/v1/firewall_pb.js";
-import { DataplaneError } from "../../src/daemon/dataplane/dataplane.js";
+import { BackendFault, DataplaneError } from "../../src/daemon/dataplane/dataplane.js";
 import { applyCompiled, NftablesFirewall, readRuleCounters } from "../../src/daemon/dataplane/nftables/nft-apply.js";
 import { compileFirewall, type NftRule, type NftSet } from "../../src/daemon/dataplane/nftables/nft-ruleset.js";
 
@@ -77,13 +77,13 @@ const sample = config(
 );
 
 describe("nftables firewall without nft", () => {
-  it("a missing nft binary is a DataplaneError on the firewall, not a crash", async () => {
+  it("a missing nft binary is a BackendFault of nftables (no item to blame), not a crash", async () => {
     const error = await applyCompiled(compileFirewall(sample), { nft: "/nonexistent/nft" }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(DataplaneError);
-    expect(error).toMatchObject({ item: "firewall_rules", operation: "nft", errno: "ENOENT" });
+    expect(error).toBeInstanceOf(BackendFault);
+    expect(error).toMatchObject({ backend: "nftables", errno: "ENOENT" });
   });
 });
 

@@ -18,13 +18,15 @@ import { ConfigurationSchema, type Configuration } from "../../gen/orbital/confi
 import { OrbitalError, toOrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { Principal } from "../auth/principal.js";
-import { DataplaneError, type Dataplane } from "../dataplane/dataplane.js";
+import { BACKENDS, backendsOfSections, type BackendName, type Dataplane } from "../dataplane/dataplane.js";
+import type { BackendHealth } from "../services/backend-health.js";
 import type { CallContext } from "../rpc/call-context.js";
 import type { RevisionStore } from "../store/revision-store.js";
 import type { RevocationLedger } from "../store/revocation-ledger.js";
 import { diffConfigurations, emptyConfiguration, rebase, type ItemChange } from "./collections.js";
 import { validateConfiguration } from "./config-validation.js";
 import { keepDeadTokensDead } from "./dead-tokens.js";
+import { KernelApplier } from "./kernel-applier.js";
 import { authorizeSections, changedSections, configSections, copySections } from "./section-authorization.js";
 
 export const MIN_CONFIRM_MS = 10_000;
@@ -66,6 +68,8 @@ export interface EngineOptions {
   /** Ids of dead API tokens: no commit brings one back. */
   ledger: RevocationLedger;
   dataplane: Dataplane;
+  /** Where the health of the backends and the items not in force are kept. */
+  backendHealth: BackendHealth;
   log: Logger;
   /** Revisions kept on disk (at least 2: a confirmed commit rolls back to its predecessor). */
   keepRevisions?: number;
@@ -80,9 +84,11 @@ export class ConfigEngine {
   /** Why newer revisions were skipped at start-up; empty when the newest loaded. */
   readonly fallback: string[];
   private readonly keep: number;
+  private readonly kernel: KernelApplier;
 
   private constructor(private readonly opts: EngineOptions, loaded: Revision | undefined, fallback: string[]) {
     this.keep = Math.max(2, opts.keepRevisions ?? 50);
+    this.kernel = new KernelApplier(opts.dataplane, opts.backendHealth, opts.log);
     this.fallback = fallback;
     this.active =
       loaded ??
@@ -95,7 +101,9 @@ export class ConfigEngine {
 
   /**
    * Loads the newest good revision (falling back to older ones, never silently starting empty), makes the
-   * kernel match it, and re-arms a pending confirmed commit (rolling back at once if its deadline passed).
+   * kernel match it as far as the kernel accepts it (what it refuses, or a failing backend, is reported in
+   * BackendHealth: the daemon starts degraded rather than not at all), and re-arms a pending confirmed commit
+   * (rolling back at once if its deadline passed).
    */
   static async open(opts: EngineOptions): Promise<ConfigEngine> {
     const { active, skipped } = opts.store.loadActive((rev) => validateConfiguration(rev.configuration!));
@@ -112,8 +120,8 @@ export class ConfigEngine {
     // A crash between a commit's write and its prune can leave one revision too many; settle it now.
     opts.store.prune(engine.keep);
     if (skipped.length) opts.log.error({ active: engine.revision.toString(), skipped }, "configuration loaded from an older revision");
-    await opts.dataplane.apply(engine.running);
-    opts.log.info({ revision: engine.revision.toString(), dataplane: opts.dataplane.name }, "kernel reconciled to the active configuration");
+    await engine.kernel.applyTolerant(engine.running);
+    opts.log.info({ revision: engine.revision.toString(), dataplane: opts.dataplane.name, outstanding: [...opts.backendHealth.outstanding()] }, "kernel reconciled to the active configuration");
     engine.armConfirm();
     return engine;
   }
@@ -137,6 +145,28 @@ export class ConfigEngine {
 
   close(): void {
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
+  }
+
+  /** After a storage fault: whether the data dir takes writes again; updates BackendHealth either way. */
+  probeStorage(): boolean {
+    try {
+      this.opts.store.probeWrite();
+      this.opts.backendHealth.recovered("storage");
+      return true;
+    } catch (err) {
+      const e = toOrbitalError(err);
+      this.opts.backendHealth.fault("storage", `commits are refused: ${e.message}`, String(e.metadata.errno ?? ""));
+      return false;
+    }
+  }
+
+  /**
+   * Applies the running configuration again to `backends` (tolerant), in turn with commits: what the kernel
+   * refused before may be accepted now (a link appeared, a fault cleared).
+   */
+  reconcile(backends: Iterable<BackendName> = BACKENDS): Promise<void> {
+    const chosen = [...backends];
+    return this.serialized(() => this.kernel.applyTolerant(this.running, chosen));
   }
 
   // ----- transactions
@@ -343,14 +373,18 @@ export class ConfigEngine {
       ...(req.confirmMs !== undefined ? { confirmDeadline: timestampFromMs(Date.now() + req.confirmMs) } : {}),
     });
     const next = create(RevisionSchema, { info, configuration: req.next });
-    await this.applyOrRestore(req.next);
+    const backends = backendsOfSections(sections);
+    await this.kernel.applyCommit(this.running, req.next, backends);
     try {
       // The ledger first: after a crash in between, a token is dead without its revision, never the reverse.
       this.opts.ledger.add(died);
       this.opts.store.write(next);
+      this.opts.backendHealth.recovered("storage");
     } catch (err) {
-      await this.restore(err);
-      throw toOrbitalError(err);
+      const e = toOrbitalError(err);
+      if (e.reason === "STORAGE_FULL") this.opts.backendHealth.fault("storage", `commits are refused: ${e.message}`, String(e.metadata.errno ?? ""));
+      await this.kernel.restore(this.running, backends);
+      throw e;
     }
     this.active = next;
     this.opts.store.prune(this.keep);
@@ -358,30 +392,6 @@ export class ConfigEngine {
     this.emit(req.event, info);
     this.armConfirm();
     return info;
-  }
-
-  private async applyOrRestore(next: Configuration): Promise<void> {
-    try {
-      await this.opts.dataplane.apply(next);
-    } catch (err) {
-      await this.restore(err);
-      const d = err instanceof DataplaneError ? err : undefined;
-      throw new OrbitalError({
-        reason: ErrorReason.DATAPLANE_REJECTED,
-        message: `the kernel refused ${d?.item ?? "the configuration"}: ${(err as Error).message}; the previous configuration was restored`,
-        metadata: { item: d?.item ?? "", operation: d?.operation ?? "apply", errno: d?.errno ?? "" },
-        cause: err,
-      });
-    }
-  }
-
-  /** Puts the kernel back to the running configuration after a failed commit. */
-  private async restore(cause: unknown): Promise<void> {
-    try {
-      await this.opts.dataplane.apply(this.running);
-    } catch (err) {
-      this.opts.log.error({ err, cause }, "restoring the previous configuration failed too; reconcile will retry on the next commit");
-    }
   }
 
   private emit(type: CommitEventType, info: RevisionInfo): void {

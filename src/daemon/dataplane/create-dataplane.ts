@@ -1,14 +1,31 @@
-// Picks the data plane backend named by --dataplane: the Linux kernel (rtnetlink + nftables), or the
-// simulation that exists for unit tests only.
+// Picks the data plane backend named by --dataplane: the Linux kernel (rtnetlink + nftables, with the
+// record of what orbitald owns in the kernel under the data dir), or the simulation that exists for unit
+// tests only. ORBITAL_BACKEND_TIMEOUT_MS shortens the backends' deadlines (fault tests).
 import type { Logger } from "../../common/logger.js";
+import type { Failpoints } from "../failpoints.js";
 import type { DataplaneBackend } from "../options.js";
 import type { Dataplane } from "./dataplane.js";
+import { KernelOwnership } from "./kernel-ownership.js";
 import { LinuxDataplane } from "./linux-dataplane.js";
+import { withNetlinkFaults } from "./netlink/faulty-rtnetlink.js";
 import { openRtnetlink } from "./netlink/rtnetlink.js";
 import { NftablesFirewall } from "./nftables/nft-apply.js";
 import { SimDataplane } from "./sim-dataplane.js";
 
-export function createDataplane(backend: DataplaneBackend, log: Logger): Dataplane {
+export interface DataplaneContext {
+  dataDir: string;
+  log: Logger;
+  failpoints?: Failpoints | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createDataplane(backend: DataplaneBackend, ctx: DataplaneContext): Dataplane {
   if (backend === "sim") return new SimDataplane();
-  return new LinuxDataplane(openRtnetlink(), new NftablesFirewall(), log);
+  const ms = Number(ctx.env?.ORBITAL_BACKEND_TIMEOUT_MS);
+  const timeoutMs = Number.isInteger(ms) && ms > 0 ? ms : undefined;
+  const socket = openRtnetlink();
+  return new LinuxDataplane(ctx.failpoints ? withNetlinkFaults(socket, ctx.failpoints) : socket, new NftablesFirewall(timeoutMs ? { timeoutMs } : {}), ctx.log, {
+    ownership: KernelOwnership.inDataDir(ctx.dataDir, ctx.log),
+    ...(timeoutMs ? { netlinkTimeoutMs: timeoutMs } : {}),
+  });
 }

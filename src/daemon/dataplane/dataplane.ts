@@ -1,21 +1,85 @@
 // The boundary between the control plane and the kernel: the config engine hands a whole configuration to
-// a backend, which makes the kernel match it (idempotently, so that it also serves as reconcile), and the
-// services read the kernel's view (links, addresses, routes, counters, events) through it. The data plane
-// knows nothing of the API; it reports the item it failed on.
+// a backend, which makes the kernel match it (idempotently, so that it also serves as reconcile) and reports
+// every item the kernel refused; the services read the kernel's view (links, addresses, routes, counters,
+// events) through it. The data plane knows nothing of the API; it names the items it failed on, and tells a
+// refused item (DataplaneError, in the report) from a backend that fails as a whole (BackendFault).
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import type { AddressInfo, LinkInfo, NetlinkEvent, RouteInfo } from "./netlink/rtnetlink-types.js";
 
+/** The parts of the data plane that can fail on their own. */
+export type BackendName = "rtnetlink" | "nftables";
+export const BACKENDS: readonly BackendName[] = ["rtnetlink", "nftables"];
+
+/** A route of someone else's that holds the key a configured route needs (the kernel said EEXIST). */
+export interface ForeignRoute {
+  table: number;
+  destination: string;
+  metric: number;
+  /** rtm_protocol number, e.g. 4 for "static" (`ip route add`), 2 for the kernel's own. */
+  protocol: number;
+  /** rtm_type name: "unicast", "blackhole", ... */
+  type: string;
+}
+
+export interface DataplaneErrorDetails {
+  /** Default "rtnetlink". */
+  backend?: BackendName;
+  /** Set when the item collides with a route orbitald does not own. */
+  foreignRoute?: ForeignRoute;
+  /**
+   * The item waits for a link that is not in the kernel (a configured NIC that is absent, a VLAN's parent):
+   * not a refusal, it is applied when the link appears.
+   */
+  waitsForLink?: boolean;
+}
+
+/** The kernel refused one item (or, with waitsForLink, cannot apply it yet). */
 export class DataplaneError extends Error {
+  readonly backend: BackendName;
+  readonly foreignRoute: ForeignRoute | undefined;
+  readonly waitsForLink: boolean;
+
   constructor(
     message: string,
     /** The item that failed, as a change path ("routes[table=254,destination=10.0.0.0/8]"). */
     readonly item: string,
     readonly operation: string,
     readonly errno?: string,
+    details: DataplaneErrorDetails = {},
   ) {
     super(message);
     this.name = "DataplaneError";
+    this.backend = details.backend ?? "rtnetlink";
+    this.foreignRoute = details.foreignRoute;
+    this.waitsForLink = details.waitsForLink ?? false;
   }
+}
+
+/**
+ * A backend fails as a whole: it cannot be reached, hangs past its deadline, is not permitted (EPERM), lost
+ * the outcome of its requests (ENOBUFS) or answers garbage. Nothing can be said about single items.
+ */
+export class BackendFault extends Error {
+  constructor(
+    readonly backend: BackendName,
+    message: string,
+    readonly errno?: string,
+  ) {
+    super(message);
+    this.name = "BackendFault";
+  }
+}
+
+export interface ApplyOptions {
+  /** The backends to make match; the others are left untouched. Default: all of them. */
+  backends?: ReadonlySet<BackendName>;
+}
+
+export interface ApplyReport {
+  /** The backends that were applied. */
+  backends: ReadonlySet<BackendName>;
+  /** Items the kernel refused; everything else of those backends is in force. */
+  failures: DataplaneError[];
 }
 
 export interface RuleCounters {
@@ -25,8 +89,11 @@ export interface RuleCounters {
 
 export interface Dataplane {
   readonly name: string;
-  /** Makes the kernel state owned by orbitald match `config`. Throws DataplaneError naming the failing item. */
-  apply(config: Configuration): Promise<void>;
+  /**
+   * Makes the kernel state owned by orbitald match `config` for the chosen backends, applying every item it
+   * can: refused items are in the report, not thrown. Throws BackendFault when a backend fails as a whole.
+   */
+  apply(config: Configuration, options?: ApplyOptions): Promise<ApplyReport>;
   links(): Promise<LinkInfo[]>;
   addresses(): Promise<AddressInfo[]>;
   /** Routes of every table and protocol. */
@@ -36,4 +103,31 @@ export interface Dataplane {
   /** Kernel link/address/route events until the returned function is called. */
   subscribe(listener: (e: NetlinkEvent) => void): () => void;
   close(): void;
+}
+
+/** The backends a configuration section is applied by (sections of users, roles, tokens, settings: none). */
+export function backendsOfSections(sections: readonly string[]): Set<BackendName> {
+  const out = new Set<BackendName>();
+  for (const s of sections) {
+    if (s === "interfaces" || s === "routes") out.add("rtnetlink");
+    if (s === "firewall_rules" || s === "prefix_sets") out.add("nftables");
+  }
+  return out;
+}
+
+/** Rejects with BackendFault ETIMEDOUT when `work` has not settled within `ms` (it may still finish later). */
+export function withDeadline<T>(work: Promise<T>, ms: number, backend: BackendName, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new BackendFault(backend, `${what} did not answer within ${ms} ms`, "ETIMEDOUT")), ms);
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }

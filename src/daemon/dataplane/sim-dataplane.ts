@@ -1,12 +1,12 @@
 // The simulated data plane, for unit tests only: a fixed set of links (lo, eth0, eth1) plus the configured
-// VLANs, "installs" what it is asked to apply, and fails on request (ORBITAL_SIM_FAIL_ITEM names an item
-// path; any configuration holding that item is refused), so that the config engine's apply-failure and
-// restore paths can be exercised without a kernel.
+// VLANs, "installs" what it is asked to apply, and refuses on request (ORBITAL_SIM_FAIL_ITEM names an item
+// path of the interfaces, routes or firewall; any configuration holding that item gets it refused), so that
+// the config engine's apply-failure and restore paths can be exercised without a kernel.
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { diffConfigurations, emptyConfiguration } from "../config/collections.js";
 import { parseInterfaceAddress } from "../validation/ip.js";
 import { routeSpecOf } from "./kernel-routes.js";
-import { DataplaneError, type Dataplane, type RuleCounters } from "./dataplane.js";
+import { BACKENDS, DataplaneError, type ApplyOptions, type ApplyReport, type Dataplane, type RuleCounters } from "./dataplane.js";
 import { type AddressInfo, type LinkInfo, type NetlinkEvent, type RouteInfo } from "./netlink/rtnetlink-types.js";
 
 const zeroStats = { rxBytes: 0n, rxPackets: 0n, rxErrors: 0n, rxDropped: 0n, txBytes: 0n, txPackets: 0n, txErrors: 0n, txDropped: 0n };
@@ -29,11 +29,14 @@ export class SimDataplane implements Dataplane {
 
   constructor(private readonly failItem = process.env.ORBITAL_SIM_FAIL_ITEM ?? "") {}
 
-  async apply(config: Configuration): Promise<void> {
+  async apply(config: Configuration, options: ApplyOptions = {}): Promise<ApplyReport> {
+    const backends = options.backends ?? new Set(BACKENDS);
+    const failures: DataplaneError[] = [];
     if (this.failItem && diffConfigurations(emptyConfiguration(), config).some((c) => c.path === this.failItem)) {
-      throw new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL");
+      failures.push(new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL", { backend: this.failItem.startsWith("interfaces[") || this.failItem.startsWith("routes[") ? "rtnetlink" : "nftables" }));
     }
     this.current = config;
+    return { backends, failures };
   }
 
   async links(): Promise<LinkInfo[]> {

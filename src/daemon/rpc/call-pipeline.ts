@@ -16,7 +16,7 @@ import type { AuditRecord } from "../store/audit-log.js";
 import { authorize } from "../auth/authorize.js";
 import type { Principal } from "../auth/principal.js";
 import type { CallContext } from "./call-context.js";
-import { parseFailpoints, trigger, type Fault } from "./failpoints.js";
+import type { Failpoints } from "../failpoints.js";
 import type { ServiceRegistration } from "./service-impl.js";
 
 /** One RPC as every transport serves it. */
@@ -69,22 +69,32 @@ export interface CallPipelineDeps {
   metrics: Metrics;
   /** Receives one record per finished call of an RPC that needs a ".write" capability. */
   audit?: (record: AuditRecord) => void;
-  /** Fault injection for tests, as in ORBITAL_FAILPOINTS. */
-  failpoints?: string;
+  /** Fault injection for tests (ORBITAL_FAILPOINTS, ORBITAL_FAULT_FILE); absent in production. */
+  failpoints?: Failpoints;
+  /**
+   * How long a unary or client-streaming handler may run before the call ends with HANDLER_TIMEOUT (the
+   * backends have shorter deadlines of their own: this catches a handler that never returns).
+   */
+  handlerTimeoutMs?: number;
+  /**
+   * Told how every authorized call's handler ended: `failure` is the call's error when the handler failed
+   * by itself (INTERNAL, HANDLER_TIMEOUT), undefined when it succeeded or refused the request on purpose.
+   */
+  onHandlerOutcome?: (entry: MethodEntry, failure: OrbitalError | undefined) => void;
 }
+
+export const DEFAULT_HANDLER_TIMEOUT_MS = 120_000;
 
 const shuttingDown = () => new OrbitalError({ reason: ErrorReason.SHUTTING_DOWN, message: "the daemon is shutting down" });
 
 export class CallPipeline {
   private readonly byPath = new Map<string, MethodEntry>();
-  private readonly failpoints: Map<string, Fault>;
   private readonly shutdown = new AbortController();
   private active = 0;
   private idleWaiters: (() => void)[] = [];
   private draining: Promise<void> | undefined;
 
   constructor(private readonly deps: CallPipelineDeps) {
-    this.failpoints = parseFailpoints(deps.failpoints);
   }
 
   get log(): Logger {
@@ -106,7 +116,7 @@ export class CallPipeline {
         method,
         capability,
         audited: capability?.endsWith(".write") ?? false,
-        handler: this.failpoints.has(path) ? this.withFailpoint(method, path, impl) : impl,
+        handler: this.deps.failpoints?.mayFault(path) ? this.withFailpoint(this.deps.failpoints, method, path, impl) : impl,
       };
       this.byPath.set(path, entry);
       entries.push(entry);
@@ -189,14 +199,47 @@ export class CallPipeline {
     void runWithTrace(call.ctx.trace, async () => {
       let failure: OrbitalError | undefined;
       try {
-        await body();
+        await this.bounded(call, body());
       } catch (err) {
         const e = this.finishError(call.ctx, err);
         failure = e;
         onError(e);
       } finally {
         call.done(failure);
+        const own = failure && (failure.reason === "INTERNAL" || failure.reason === "HANDLER_TIMEOUT") ? failure : undefined;
+        this.deps.onHandlerOutcome?.(call.entry, own);
       }
+    });
+  }
+
+  /**
+   * The body of a unary or client-streaming call, cut off after handlerTimeoutMs (its signal is aborted; a
+   * late result is dropped by the transport). Streams that send many responses are not cut off.
+   */
+  private bounded(call: ActiveCall, work: Promise<void>): Promise<void> {
+    const kind = call.entry.method.methodKind;
+    if (kind === "server_streaming" || kind === "bidi_streaming") return work;
+    const ms = this.deps.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new OrbitalError({
+            reason: ErrorReason.HANDLER_TIMEOUT,
+            message: `${call.entry.method.name} did not finish within ${ms} ms; if it was a change, read the state back`,
+            metadata: { method: call.entry.path, timeoutMs: ms },
+          }),
+        );
+      }, ms);
+      work.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
   }
 
@@ -249,16 +292,15 @@ export class CallPipeline {
   }
 
   /** Wraps a handler so that its configured failpoint fires before it runs (tests only). */
-  private withFailpoint(method: DescMethod, path: string, impl: (...args: unknown[]) => unknown) {
-    const failpoints = this.failpoints;
+  private withFailpoint(failpoints: Failpoints, method: DescMethod, path: string, impl: (...args: unknown[]) => unknown) {
     if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
       return async function* (...args: unknown[]) {
-        await trigger(failpoints, path);
+        await failpoints.trigger(path);
         yield* impl(...args) as AsyncIterable<unknown>;
       };
     }
     return async (...args: unknown[]) => {
-      await trigger(failpoints, path);
+      await failpoints.trigger(path);
       return impl(...args);
     };
   }

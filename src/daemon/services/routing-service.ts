@@ -21,6 +21,7 @@ import type { Dataplane } from "../dataplane/dataplane.js";
 import { apiRouteType, kernelRouteKey, routeSpecOf } from "../dataplane/kernel-routes.js";
 import { ORBITAL_ROUTE_PROTOCOL, type LinkInfo, type RouteInfo } from "../dataplane/netlink/rtnetlink-types.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
+import type { BackendHealth } from "./backend-health.js";
 import { parsePrefix } from "../validation/ip.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { validateRoute } from "../validation/network-rules.js";
@@ -62,7 +63,7 @@ function foreignRoute(k: RouteInfo, links: LinkInfo[]): Route {
   });
 }
 
-export function routingService(engine: ConfigEngine, dataplane: Dataplane): ServiceImpl<typeof RoutingService> {
+export function routingService(engine: ConfigEngine, dataplane: Dataplane, backendHealth: BackendHealth): ServiceImpl<typeof RoutingService> {
   /** Configured routes with their installed flag, plus (on request) the kernel's other routes. */
   const routeViews = async (config: Configuration, includeUnowned: boolean): Promise<Route[]> => {
     const [kernel, links] = await Promise.all([dataplane.routes(), dataplane.links()]);
@@ -72,6 +73,7 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane): Serv
       const v = clone(RouteSchema, r);
       v.origin = RouteOrigin.STATIC;
       v.installed = installed.has(kernelRouteKey(routeSpecOf(r, ifindexOf)));
+      if (!v.installed) v.notInstalledReason = backendHealth.unappliedReason(`routes[${routeKey(r)}]`) ?? "not in the kernel (removed outside orbitald?); the next commit or restart puts it back";
       return v;
     });
     if (includeUnowned) out.push(...kernel.filter((k) => k.protocol !== ORBITAL_ROUTE_PROTOCOL).map((k) => foreignRoute(k, links)));

@@ -12,6 +12,7 @@ import type { ConfigEngine } from "../config/config-engine.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { invalidField } from "../../common/errors.js";
 import { Violations } from "../validation/violations.js";
+import type { BackendHealth } from "./backend-health.js";
 import type { HealthState } from "./health-state.js";
 import { buildInfo } from "../build-info.js";
 
@@ -30,8 +31,8 @@ function validateSettings(s: ReturnType<typeof create<typeof SettingsSchema>>): 
   v.throwIfAny();
 }
 
-export function systemService(deps: { engine: ConfigEngine; health: HealthState; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
-  const { engine, health, metrics, startedAt } = deps;
+export function systemService(deps: { engine: ConfigEngine; health: HealthState; backendHealth: BackendHealth; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
+  const { engine, health, backendHealth, metrics, startedAt } = deps;
   return {
     async getVersion() {
       return {
@@ -49,6 +50,7 @@ export function systemService(deps: { engine: ConfigEngine; health: HealthState;
         activeRevision: engine.revision,
         configFallback: engine.fallback.length > 0,
         messages: [...engine.fallback, ...health.messages],
+        ...backendHealth.report(),
       };
     },
 

@@ -77,6 +77,13 @@ export class RevisionStore {
     writeFileAtomic(this.fileOf(rev.info!.revision), toBinary(RevisionSchema, rev));
   }
 
+  /** Whether the data dir takes a crash-safe write now (after STORAGE_FULL); throws STORAGE_FULL when not. */
+  probeWrite(): void {
+    const probe = path.join(path.dirname(this.dir), "write-probe");
+    writeFileAtomic(probe, Buffer.from("probe\n"));
+    rmSync(probe, { force: true });
+  }
+
   /** Deletes all but the newest `keep` revisions (never the active one). */
   prune(keep: number): void {
     for (const n of this.numbers().slice(keep)) rmSync(this.fileOf(n), { force: true });

@@ -71,7 +71,8 @@ export type NetlinkOp =
   | { op: "vlanAdd"; name: string; parentIndex: number; vlanId: number }
   | { op: "linkDel"; ifindex: number }
   | { op: "addrAdd" | "addrDel"; ifindex: number; family: 4 | 6; address: string; prefixLength: number }
-  | { op: "routeReplace" | "routeDel"; route: RouteSpec };
+  /** routeAdd refuses (EEXIST) when any route holds the key; routeReplace replaces it. */
+  | { op: "routeReplace" | "routeAdd" | "routeDel"; route: RouteSpec };
 
 /** Outcome of one operation of a batch: errno 0 on success (positive errno otherwise, e.g. 19 ENODEV). */
 export interface OpResult {

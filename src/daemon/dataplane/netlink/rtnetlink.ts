@@ -229,6 +229,7 @@ const OPCODES = new Map<unknown, number>([
   ["addrDel", 4],
   ["routeReplace", 5],
   ["routeDel", 6],
+  ["routeAdd", 7],
 ]);
 const UNKNOWN_OP = -1;
 const OP_NOT_STRING = -2;
@@ -292,7 +293,7 @@ export function encodeOps(ops: readonly unknown[], start: number, end: number): 
         str(b + 4, o.address);
         break;
       default: {
-        // routeReplace, routeDel
+        // routeReplace, routeAdd, routeDel
         const r = o.route as Loose | null | undefined;
         if (typeof r !== "object" || r === null) break; // slot 7 stays 0: "must be a RouteSpec object"
         nums[b + 1] = num(r.family);

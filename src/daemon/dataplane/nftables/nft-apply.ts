@@ -10,7 +10,7 @@ import { mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Configuration } from "../../../gen/orbital/config/v1/configuration_pb.js";
-import { DataplaneError } from "../dataplane.js";
+import { BackendFault, DataplaneError } from "../dataplane.js";
 import {
   compileFirewall,
   compiledItems,
@@ -35,7 +35,10 @@ export interface NftOptions {
   netns?: string;
   /** The nft binary; "nft" from PATH by default. */
   nft?: string;
-  /** Kill nft after this long (a million-prefix set takes seconds); 120 s by default. */
+  /**
+   * Kill nft after this long: a read after 10 s, a transaction after 20 s plus 20 µs per prefix of its sets (a
+   * million-prefix set takes seconds). A killed nft is a BackendFault: a hung nft must not hold commits.
+   */
   timeoutMs?: number;
 }
 
@@ -64,7 +67,7 @@ export async function runNft(args: readonly string[], input: string | undefined,
       await writeFile(path, input, { mode: 0o600 });
       file = await open(path, "r");
     }
-    return await run(cmd, argv, file?.fd, options.timeoutMs ?? 120_000);
+    return await run(cmd, argv, file?.fd, options.timeoutMs ?? READ_TIMEOUT_MS);
   } catch (e) {
     return { code: null, stdout: "", stderr: `Error: cannot run ${cmd}: ${(e as Error).message}` };
   } finally {
@@ -94,6 +97,34 @@ function run(cmd: string, argv: string[], stdin: number | undefined, timeoutMs: 
     child.on("error", (e: NodeJS.ErrnoException) => finish({ code: null, stdout: "", stderr: `Error: cannot run ${cmd}: ${e.message}` }));
     child.on("close", (code) => finish({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
   });
+}
+
+const READ_TIMEOUT_MS = 10_000;
+const APPLY_TIMEOUT_MS = 20_000;
+const APPLY_MS_PER_PREFIX = 0.02;
+
+/** Options for a transaction of `prefixes` set elements: the longer deadline, unless one was given. */
+function applyOptions(options: NftOptions, prefixes: number): NftOptions {
+  return options.timeoutMs !== undefined ? options : { ...options, timeoutMs: APPLY_TIMEOUT_MS + prefixes * APPLY_MS_PER_PREFIX };
+}
+
+/**
+ * The failure of a run that says nothing of an item: nft could not be run or was killed, or the kernel refused
+ * it as a whole (no permission). Undefined for a refusal of the transaction's content.
+ */
+function backendFault(r: NftResult, message: string): BackendFault | undefined {
+  if (r.code === null) return new BackendFault("nftables", message, errnoOf(message) ?? (message.includes("timed out") ? "ETIMEDOUT" : undefined));
+  if (errnoOf(message) === "EPERM") return new BackendFault("nftables", message, "EPERM");
+  return undefined;
+}
+
+/** Parses nft's JSON output; anything else (a broken or foreign nft) is a BackendFault. */
+function parseNftJson<T>(r: NftResult, what: string): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new BackendFault("nftables", `nft answered ${what} with what is not JSON: ${JSON.stringify(r.stdout.slice(0, 80))}`, "EBADMSG");
+  }
 }
 
 /** The error text of an nft run: its "Error: ..." lines without the (meaningless for JSON) location prefix. */
@@ -172,14 +203,15 @@ export async function locateFailure(compiled: CompiledFirewall, options: NftOpti
  * Applies a compiled firewall as one transaction. On failure nothing of it is in force (the previous
  * ruleset stays), and DataplaneError names the refused item, operation "nft", with nft's message.
  */
-export async function applyCompiled(compiled: CompiledFirewall, options: NftOptions = {}): Promise<void> {
-  const r = await runNft(["-j", "-f", "-"], nftJsonText(compiled.document), options);
+export async function applyCompiled(compiled: CompiledFirewall, options: NftOptions = {}, prefixes = 0): Promise<void> {
+  const r = await runNft(["-j", "-f", "-"], nftJsonText(compiled.document), applyOptions(options, prefixes));
   if (r.code === 0) return;
   const message = nftMessage(r);
-  if (r.code === null) throw new DataplaneError(message, genericItem(compiled), "nft", errnoOf(message));
-  const found = await locateFailure(compiled, options);
+  const fault = backendFault(r, message);
+  if (fault) throw fault;
+  const found = await locateFailure(compiled, applyOptions(options, prefixes));
   const text = found?.message ?? message;
-  throw new DataplaneError(text, found?.item ?? genericItem(compiled), "nft", errnoOf(text));
+  throw new DataplaneError(text, found?.item ?? genericItem(compiled), "nft", errnoOf(text), { backend: "nftables" });
 }
 
 /** Removes our table if it exists; other tables are untouched. */
@@ -187,7 +219,7 @@ export async function removeFirewall(options: NftOptions = {}): Promise<void> {
   const r = await runNft(["-j", "-f", "-"], nftJsonText(removalDocument()), options);
   if (r.code !== 0) {
     const message = nftMessage(r);
-    throw new DataplaneError(message, "firewall_rules", "nft", errnoOf(message));
+    throw backendFault(r, message) ?? new DataplaneError(message, "firewall_rules", "nft", errnoOf(message), { backend: "nftables" });
   }
 }
 
@@ -197,10 +229,12 @@ export async function listFirewallTable(options: NftOptions = {}): Promise<{ nft
   if (r.code !== 0) {
     const message = nftMessage(r);
     if (message === "No such file or directory") return undefined; // the table does not exist
-    throw new DataplaneError(message, "firewall_rules", "nft", errnoOf(message));
+    throw backendFault(r, message) ?? new BackendFault("nftables", `listing our table failed: ${message}`, errnoOf(message));
   }
   // Byte counters pass 2^53 (83 days at 10 Gbit/s): keep them exact by reading them as strings.
-  return JSON.parse(r.stdout.replace(/"(packets|bytes)":\s*(\d+)/g, '"$1":"$2"')) as { nftables: Record<string, unknown>[] };
+  const listing = parseNftJson<{ nftables?: Record<string, unknown>[] }>({ ...r, stdout: r.stdout.replace(/"(packets|bytes)":\s*(\d+)/g, '"$1":"$2"') }, "the listing of our table");
+  if (!Array.isArray(listing?.nftables)) throw new BackendFault("nftables", "nft answered the listing of our table without an nftables array", "EBADMSG");
+  return listing as { nftables: Record<string, unknown>[] };
 }
 
 /** Counters of our rules by rule name (the comment); rules without a counter are absent. Empty when our table does not exist. */
@@ -225,9 +259,10 @@ export async function firewallTableExists(options: NftOptions = {}): Promise<boo
   const r = await runNft(["-j", "list", "tables"], undefined, options);
   if (r.code !== 0) {
     const message = nftMessage(r);
-    throw new DataplaneError(message, "firewall_rules", "nft", errnoOf(message));
+    throw backendFault(r, message) ?? new BackendFault("nftables", `listing tables failed: ${message}`, errnoOf(message));
   }
-  const listing = JSON.parse(r.stdout) as { nftables: { table?: { family: string; name: string } }[] };
+  const listing = parseNftJson<{ nftables?: { table?: { family: string; name: string } }[] }>(r, "the listing of tables");
+  if (!Array.isArray(listing?.nftables)) throw new BackendFault("nftables", "nft answered the listing of tables without an nftables array", "EBADMSG");
   return listing.nftables.some((o) => o.table?.family === TABLE_FAMILY && o.table.name === TABLE_NAME);
 }
 
@@ -271,8 +306,9 @@ export class NftablesFirewall {
     if (config.firewallRules.some((r) => r.counter) && prefixes <= (this.options.carryCountersMaxPrefixes ?? 100_000)) {
       try {
         carry = await readRuleCounters(this.options);
-      } catch {
-        // Counters are a convenience; a broken listing must not block the apply (which reports real problems).
+      } catch (err) {
+        // Counters are a convenience; a refused listing must not block the apply, a failing nft must.
+        if (err instanceof BackendFault) throw err;
       }
       const before = this.applied;
       for (const name of [...carry.keys()]) {
@@ -280,7 +316,7 @@ export class NftablesFirewall {
         if (!rules.has(name) || (before !== undefined && before.rules.get(name) !== rules.get(name))) carry.delete(name);
       }
     }
-    await applyCompiled(carry.size ? withCounterValues(compiled, carry) : compiled, this.options);
+    await applyCompiled(carry.size ? withCounterValues(compiled, carry) : compiled, this.options, prefixes);
     this.applied = { text, rules };
   }
 
