@@ -81,6 +81,15 @@ export class RunningDaemon {
     throw new Error(`timed out waiting for a log line:\n${this.stderr}`);
   }
 
+  /** A typed client as root on one connection per service, kept for the daemon's life (polling loops). */
+  api<S extends DescService>(service: S): Client<S> {
+    let c = this.shared.get(service);
+    if (!c) this.shared.set(service, (c = this.client(service)));
+    return c as Client<S>;
+  }
+
+  private readonly shared = new Map<DescService, unknown>();
+
   /** A typed client as root (this test process), on its own connection. */
   client<S extends DescService>(service: S, deadlineMs = 10_000): Client<S> {
     const t = createTransport({ socketPath: this.socketPath, deadlineMs });
