@@ -93,7 +93,7 @@ export class Daemon {
     const startedAt = Date.now();
     const dataplane = createDataplane(opts.dataplane, log);
     const engine = await ConfigEngine.open({ store: new RevisionStore(opts.dataDir, log), dataplane, log });
-    const audit = AuditLog.inDataDir(opts.dataDir);
+    const audit = AuditLog.inDataDir(opts.dataDir, log);
     const users = new UserDirectory(engine);
     const health = new HealthState();
     const metrics = new Metrics();
@@ -167,6 +167,6 @@ export class Daemon {
     await Promise.all([this.grpc.stop(graceMs), this.rest.stop(this.pipeline.drain(graceMs))]);
     this.engine.close();
     this.dataplane.close();
-    await this.audit.close();
+    this.audit.close();
   }
 }
