@@ -116,7 +116,7 @@ export class Daemon {
     }
 
     const implemented = new Map<DescService, AnyServiceImpl>([
-      [SystemService, systemService({ engine, health, metrics, startedAt }) as unknown as AnyServiceImpl],
+      [SystemService, systemService({ engine, health, metrics, audit, startedAt }) as unknown as AnyServiceImpl],
       [ConfigService, configService(engine) as unknown as AnyServiceImpl],
       [UserService, userService(engine) as unknown as AnyServiceImpl],
       [InterfaceService, interfaceService(engine, dataplane) as unknown as AnyServiceImpl],

@@ -1,4 +1,5 @@
-// System service: version and build information, health, metrics and box-wide settings.
+// System service: version and build information, health, metrics, box-wide settings and the audit log's
+// verification (the verifier itself is src/daemon/store/audit-chain.ts).
 import { isIP } from "node:net";
 import os from "node:os";
 import { create } from "@bufbuild/protobuf";
@@ -12,6 +13,7 @@ import type { ConfigEngine } from "../config/config-engine.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { invalidField } from "../../common/errors.js";
 import { Violations } from "../validation/violations.js";
+import type { AuditLog } from "../store/audit-log.js";
 import type { HealthState } from "./health-state.js";
 import { buildInfo } from "../build-info.js";
 
@@ -30,8 +32,14 @@ function validateSettings(s: ReturnType<typeof create<typeof SettingsSchema>>): 
   v.throwIfAny();
 }
 
-export function systemService(deps: { engine: ConfigEngine; health: HealthState; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
-  const { engine, health, metrics, startedAt } = deps;
+export function systemService(deps: {
+  engine: ConfigEngine;
+  health: HealthState;
+  metrics: Metrics;
+  audit: Pick<AuditLog, "verify">;
+  startedAt: number;
+}): ServiceImpl<typeof SystemService> {
+  const { engine, health, metrics, audit, startedAt } = deps;
   return {
     async getVersion() {
       return {
@@ -70,6 +78,19 @@ export function systemService(deps: { engine: ConfigEngine; health: HealthState;
         return updated;
       });
       return { settings: result, revision };
+    },
+
+    async verifyAuditLog() {
+      const v = audit.verify();
+      const bad = v.badRecord;
+      return {
+        ok: v.ok,
+        recordsChecked: BigInt(v.recordsChecked),
+        firstSeq: BigInt(v.firstSeq),
+        lastSeq: BigInt(v.lastSeq),
+        ...(bad ? { badRecord: { ...bad, line: BigInt(bad.line), seq: BigInt(bad.seq) } } : {}),
+        skippedLines: v.skippedLines.map((l) => ({ file: l.file, line: BigInt(l.line) })),
+      };
     },
   };
 }
