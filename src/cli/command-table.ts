@@ -21,7 +21,7 @@ const txNote =
 
 const system: CommandSpec = {
   name: "system",
-  summary: "version, health, metrics and box-wide settings",
+  summary: "version, health, metrics, box-wide settings and the audit log",
   children: [
     {
       name: "version",
@@ -56,6 +56,20 @@ const system: CommandSpec = {
         { name: "rest-key", value: "PATH", complete: "files", help: "PEM private key of the certificate" },
       ],
       examples: ["orbctl system settings", "orbctl system settings --hostname edge1", "orbctl system settings --rest on --rest-port 8080"],
+    },
+    {
+      name: "audit",
+      summary: "the audit log of every mutating call",
+      children: [
+        {
+          name: "verify",
+          summary: "check the audit log's hash chain and name the first bad record",
+          description:
+            "Checks that every record of audit.jsonl.1 and audit.jsonl chains to the one before it and that the log ends with the newest record the daemon wrote. Prints one line: intact, or the first bad record (file, line, seq, what is wrong). Exit status 1 when the chain is broken.",
+          handler: "system.auditVerify",
+          examples: ["orbctl system audit verify", "orbctl system audit verify -o json"],
+        },
+      ],
     },
   ],
 };

@@ -35,7 +35,7 @@ export interface ExitCodeEntry {
 
 export const exitCodeTable: readonly ExitCodeEntry[] = [
   { code: ExitCode.OK, name: "ok", meaning: "the command succeeded" },
-  { code: ExitCode.FAILURE, name: "failure", meaning: "any other failure (INTERNAL, UNIMPLEMENTED, RESOURCE_EXHAUSTED, ...)" },
+  { code: ExitCode.FAILURE, name: "failure", meaning: "any other failure (INTERNAL, UNIMPLEMENTED, RESOURCE_EXHAUSTED, ...); a broken audit log chain" },
   { code: ExitCode.USAGE, name: "usage", meaning: "the command line is wrong: unknown command or flag, missing argument" },
   { code: ExitCode.UNAVAILABLE, name: "unavailable", meaning: "daemon not reachable before the deadline, UNAVAILABLE, DEADLINE_EXCEEDED" },
   { code: ExitCode.PERMISSION_DENIED, name: "permission denied", meaning: "PERMISSION_DENIED, UNAUTHENTICATED (e.g. your uid maps to no user)" },

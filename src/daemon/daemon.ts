@@ -118,7 +118,7 @@ export class Daemon {
     const store = new RevisionStore(opts.dataDir, log);
     const engine = await ConfigEngine.open({ store, ledger: new RevocationLedger(path.dirname(store.dir)), dataplane, backendHealth, log });
     const reconciler = new KernelReconciler(engine, dataplane, backendHealth, log, { ...(msFromEnv(env, "ORBITAL_RECONCILE_RETRY_MS") ? { retryMs: msFromEnv(env, "ORBITAL_RECONCILE_RETRY_MS")! } : {}) });
-    const audit = AuditLog.inDataDir(opts.dataDir);
+    const audit = AuditLog.inDataDir(opts.dataDir, log);
     const users = new UserDirectory(engine);
     const metrics = new Metrics();
     const handlerTimeoutMs = msFromEnv(env, "ORBITAL_HANDLER_TIMEOUT_MS");
@@ -144,7 +144,7 @@ export class Daemon {
 
     const reads = dataplaneReads(dataplane, backendHealth);
     const implemented = new Map<DescService, AnyServiceImpl>([
-      [SystemService, systemService({ engine, health, backendHealth, metrics, startedAt }) as unknown as AnyServiceImpl],
+      [SystemService, systemService({ engine, health, backendHealth, metrics, audit, startedAt }) as unknown as AnyServiceImpl],
       [ConfigService, configService(engine) as unknown as AnyServiceImpl],
       [UserService, userService(engine) as unknown as AnyServiceImpl],
       [InterfaceService, interfaceService(engine, reads) as unknown as AnyServiceImpl],
@@ -197,6 +197,6 @@ export class Daemon {
     await Promise.all([this.grpc.stop(graceMs), this.rest.stop(this.pipeline.drain(graceMs))]);
     this.engine.close();
     this.dataplane.close();
-    await this.audit.close();
+    this.audit.close();
   }
 }

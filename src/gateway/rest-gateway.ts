@@ -302,11 +302,12 @@ export class RestGateway {
             const result = await withDeadline(Promise.resolve(entry.handler(request, call.ctx) as Promise<unknown>));
             const message = create(entry.method.output, result as never) as Message;
             const json = JSON.stringify(responseJson(binding, entry.method.output, message));
-            res.writeHead(200, { "Content-Type": JSON_TYPE, "Content-Length": Buffer.byteLength(json) });
-            res.end(json);
-          } else {
-            await this.stream(res, call, request, () => deadlineHit);
+            return () => {
+              res.writeHead(200, { "Content-Type": JSON_TYPE, "Content-Length": Buffer.byteLength(json) });
+              res.end(json);
+            };
           }
+          return await this.stream(res, call, request, () => deadlineHit);
         } finally {
           if (deadlineTimer) clearTimeout(deadlineTimer);
         }
@@ -318,8 +319,9 @@ export class RestGateway {
   /**
    * A server stream as newline-delimited JSON: {"result": message} per line. A failure the handler reports
    * before its first message gets an HTTP status; after it, an {"error": status} line ends the stream.
+   * Returns the function that ends the stream.
    */
-  private async stream(res: http.ServerResponse, call: ActiveCall, request: Message, deadlineHit: () => boolean): Promise<void> {
+  private async stream(res: http.ServerResponse, call: ActiveCall, request: Message, deadlineHit: () => boolean): Promise<() => void> {
     const { entry, ctx } = call;
     const { pipeline } = this.deps;
     const iterator = (entry.handler(request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
@@ -342,7 +344,7 @@ export class RestGateway {
       finished = step.done === true;
       if (ctx.signal.aborted && pipeline.shuttingDown) throw pipeline.shuttingDownError();
       if (ctx.signal.aborted && deadlineHit()) throw deadlineExceeded();
-      res.end();
+      return () => res.end();
     } finally {
       if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
     }

@@ -3,7 +3,8 @@
 // trace context, authentication through the transport's own credentials, authorization by the capability the
 // proto declares, the handler (wrapped with its failpoint), the shaping of failures (INTERNAL logged with the
 // trace id), and what every finished call leaves behind: a metrics observation and, for RPCs that need a
-// ".write" capability, an audit record. The transports only move bytes and map the outcome onto their wire.
+// ".write" capability, an audit record, written before the caller can see the answer. The transports only
+// move bytes and map the outcome onto their wire.
 import type { DescMethod } from "@bufbuild/protobuf";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { Code } from "../../gen/google/rpc/code_pb.js";
@@ -60,14 +61,20 @@ export interface CallOrigin {
 export interface ActiveCall {
   readonly entry: MethodEntry;
   readonly ctx: CallContext;
-  /** Ends the call exactly once: metrics, audit record, counters. */
+  /**
+   * Ends the call exactly once: metrics, audit record, counters. The audit record is written when it returns,
+   * so it is called before the answer goes out (run() does so).
+   */
   done(failure: OrbitalError | undefined): void;
 }
 
 export interface CallPipelineDeps {
   log: Logger;
   metrics: Metrics;
-  /** Receives one record per finished call of an RPC that needs a ".write" capability. */
+  /**
+   * Receives one record per finished call of an RPC that needs a ".write" capability, before the caller is
+   * answered; the record must be durable when it returns (see AuditLog.record).
+   */
   audit?: (record: AuditRecord) => void;
   /** Fault injection for tests (ORBITAL_FAILPOINTS, ORBITAL_FAULT_FILE); absent in production. */
   failpoints?: Failpoints;
@@ -153,21 +160,25 @@ export class CallPipeline {
       if (ended) return;
       ended = true;
       const code = failure?.code ?? Code.OK;
-      this.deps.metrics.observe(path, code, Number(process.hrtime.bigint() - started) / 1e9);
-      if (audited) {
-        this.deps.audit?.({
-          time: new Date().toISOString(),
-          principal: who,
-          method: path,
-          code: Code[code] ?? String(code),
-          ...(failure ? { reason: failure.reason } : {}),
-          traceId: trace.traceId,
-        });
+      try {
+        this.deps.metrics.observe(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        if (audited) {
+          this.deps.audit?.({
+            time: new Date().toISOString(),
+            principal: who,
+            method: path,
+            code: Code[code] ?? String(code),
+            ...(failure ? { reason: failure.reason } : {}),
+            traceId: trace.traceId,
+          });
+        }
+      } finally {
+        // Whatever the audit did, the call no longer counts as in flight (or the drain would wait for it).
+        unsubscribeCancel();
+        this.shutdown.signal.removeEventListener("abort", onShutdown);
+        release?.();
+        this.callEnded();
       }
-      unsubscribeCancel();
-      this.shutdown.signal.removeEventListener("abort", onShutdown);
-      release?.();
-      this.callEnded();
     };
     this.active++;
     const fail = (err: OrbitalError) => {
@@ -192,35 +203,41 @@ export class CallPipeline {
   }
 
   /**
-   * Runs the body of an active call in its trace context. A failure is shaped by finishError and handed to
-   * `onError` (which sends it on the transport's wire); the call is ended either way.
+   * Runs the body of an active call in its trace context. The body does the work and streams any messages,
+   * and returns the function that sends the final answer (the unary response, the end of a stream): the
+   * call is ended, and so audited, first, and the answer sent after. A failure is shaped by finishError, the
+   * call ended with it, and then handed to `onError` (which sends it on the transport's wire).
    */
-  run(call: ActiveCall, body: () => Promise<void>, onError: (err: OrbitalError) => void): void {
+  run(call: ActiveCall, body: () => Promise<() => void>, onError: (err: OrbitalError) => void): void {
     void runWithTrace(call.ctx.trace, async () => {
       let failure: OrbitalError | undefined;
       try {
-        await this.bounded(call, body());
+        const sendAnswer = await this.bounded(call, body());
+        call.done(undefined);
+        sendAnswer();
       } catch (err) {
+        // A throw after done() (the answer could not be sent) finds the call ended; done() does nothing.
         const e = this.finishError(call.ctx, err);
         failure = e;
+        call.done(e);
         onError(e);
       } finally {
-        call.done(failure);
         const own = failure && (failure.reason === "INTERNAL" || failure.reason === "HANDLER_TIMEOUT") ? failure : undefined;
         this.deps.onHandlerOutcome?.(call.entry, own);
       }
     });
   }
 
+
   /**
-   * The body of a unary or client-streaming call, cut off after handlerTimeoutMs (its signal is aborted; a
-   * late result is dropped by the transport). Streams that send many responses are not cut off.
+   * The body of a unary or client-streaming call, cut off after handlerTimeoutMs: the call ends with
+   * HANDLER_TIMEOUT and its late answer is never sent. Streams that send many responses are not cut off.
    */
-  private bounded(call: ActiveCall, work: Promise<void>): Promise<void> {
+  private bounded<T>(call: ActiveCall, work: Promise<T>): Promise<T> {
     const kind = call.entry.method.methodKind;
     if (kind === "server_streaming" || kind === "bidi_streaming") return work;
     const ms = this.deps.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
           new OrbitalError({
@@ -231,9 +248,9 @@ export class CallPipeline {
         );
       }, ms);
       work.then(
-        () => {
+        (v) => {
           clearTimeout(timer);
-          resolve();
+          resolve(v);
         },
         (err: unknown) => {
           clearTimeout(timer);

@@ -218,7 +218,8 @@ export class GrpcServer {
             async () => {
               const req = this.decode(input, call.request, path);
               const res = await (fn as (r: unknown, c: CallContext) => Promise<unknown>)(req, ctx);
-              callback(null, encode(create(output, res as never)));
+              const reply = encode(create(output, res as never));
+              return () => callback(null, reply);
             },
             (e) => callback(toServiceError(e)),
           );
@@ -237,7 +238,7 @@ export class GrpcServer {
                 if (!call.write(encode(create(output, res as never)))) await waitDrain(call, ctx.signal);
               }
               if (ctx.signal.aborted && pipeline.shuttingDown) throw pipeline.shuttingDownError();
-              call.end();
+              return () => call.end();
             },
             (e) => call.emit("error", toServiceError(e)),
           );
@@ -264,11 +265,11 @@ export class GrpcServer {
                 for await (const res of (fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(requests(), ctx)) {
                   if (!duplex.write(encode(create(output, res as never)))) await waitDrain(duplex, ctx.signal);
                 }
-                duplex.end();
-              } else {
-                const res = await (fn as (r: unknown, c: CallContext) => Promise<unknown>)(requests(), ctx);
-                callback!(null, encode(create(output, res as never)));
+                return () => duplex.end();
               }
+              const res = await (fn as (r: unknown, c: CallContext) => Promise<unknown>)(requests(), ctx);
+              const reply = encode(create(output, res as never));
+              return () => callback!(null, reply);
             },
             sendError,
           );

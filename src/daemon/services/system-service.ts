@@ -1,4 +1,5 @@
-// System service: version and build information, health, metrics and box-wide settings.
+// System service: version and build information, health, metrics, box-wide settings and the audit log's
+// verification (the verifier itself is src/daemon/store/audit-chain.ts).
 import { isIP } from "node:net";
 import os from "node:os";
 import { create } from "@bufbuild/protobuf";
@@ -13,6 +14,7 @@ import { applyFieldMask } from "../validation/field-mask.js";
 import { invalidField } from "../../common/errors.js";
 import { Violations } from "../validation/violations.js";
 import type { BackendHealth } from "./backend-health.js";
+import type { AuditLog } from "../store/audit-log.js";
 import type { HealthState } from "./health-state.js";
 import { buildInfo } from "../build-info.js";
 
@@ -31,8 +33,15 @@ function validateSettings(s: ReturnType<typeof create<typeof SettingsSchema>>): 
   v.throwIfAny();
 }
 
-export function systemService(deps: { engine: ConfigEngine; health: HealthState; backendHealth: BackendHealth; metrics: Metrics; startedAt: number }): ServiceImpl<typeof SystemService> {
-  const { engine, health, backendHealth, metrics, startedAt } = deps;
+export function systemService(deps: {
+  engine: ConfigEngine;
+  health: HealthState;
+  backendHealth: BackendHealth;
+  metrics: Metrics;
+  audit: Pick<AuditLog, "verify">;
+  startedAt: number;
+}): ServiceImpl<typeof SystemService> {
+  const { engine, health, backendHealth, metrics, audit, startedAt } = deps;
   return {
     async getVersion() {
       return {
@@ -72,6 +81,19 @@ export function systemService(deps: { engine: ConfigEngine; health: HealthState;
         return updated;
       });
       return { settings: result, revision };
+    },
+
+    async verifyAuditLog() {
+      const v = audit.verify();
+      const bad = v.badRecord;
+      return {
+        ok: v.ok,
+        recordsChecked: BigInt(v.recordsChecked),
+        firstSeq: BigInt(v.firstSeq),
+        lastSeq: BigInt(v.lastSeq),
+        ...(bad ? { badRecord: { ...bad, line: BigInt(bad.line), seq: BigInt(bad.seq) } } : {}),
+        skippedLines: v.skippedLines.map((l) => ({ file: l.file, line: BigInt(l.line) })),
+      };
     },
   };
 }

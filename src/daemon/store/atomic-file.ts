@@ -9,7 +9,8 @@ import { OrbitalError } from "../../common/errors.js";
 
 const STORAGE_ERRNOS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EFBIG"]);
 
-function fsyncPath(p: string, flags: string): void {
+/** fsyncs a file or directory by path (a directory: flags "r"), e.g. so that a rename in it is on disk. */
+export function fsyncPath(p: string, flags: string): void {
   const fd = openSync(p, flags);
   try {
     fsyncSync(fd);

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/system/v1/system.proto.
  */
 export const file_orbital_system_v1_system: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vcmJpdGFsL3N5c3RlbS92MS9zeXN0ZW0ucHJvdG8SEW9yYml0YWwuc3lzdGVtLnYxIhMKEUdldFZlcnNpb25SZXF1ZXN0IrIBChJHZXRWZXJzaW9uUmVzcG9uc2USKwoFYnVpbGQYASABKAsyHC5vcmJpdGFsLnN5c3RlbS52MS5CdWlsZEluZm8SFAoMYXBpX3BhY2thZ2VzGAIgAygJEikKBnVwdGltZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoJQnVpbGRJbmZvEg8KB3ZlcnNpb24YASABKAkSDgoGY29tbWl0GAIgASgJEi4KCmJ1aWxkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIUCgxhcmNoaXRlY3R1cmUYBSABKAkSFgoOa2VybmVsX3JlbGVhc2UYBiABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCJhCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCSKrAgoRR2V0SGVhbHRoUmVzcG9uc2USLwoGc3RhdHVzGAEgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEjIKCHNlcnZpY2VzGAIgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuU2VydmljZUhlYWx0aBIXCg9hY3RpdmVfcmV2aXNpb24YAyABKAQSFwoPY29uZmlnX2ZhbGxiYWNrGAQgASgIEhAKCG1lc3NhZ2VzGAUgAygJEjIKCGJhY2tlbmRzGAYgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuQmFja2VuZEhlYWx0aBI5Cg91bmFwcGxpZWRfaXRlbXMYByADKAsyIC5vcmJpdGFsLnN5c3RlbS52MS5VbmFwcGxpZWRJdGVtIokBCg1CYWNrZW5kSGVhbHRoEgwKBG5hbWUYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihAEKDVVuYXBwbGllZEl0ZW0SDAoEaXRlbRgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEg4KBnJlYXNvbhgDIAEoCRINCgVlcnJubxgEIAEoCRI1ChFsYXN0X2F0dGVtcHRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0TWV0cmljc1JlcXVlc3QiIgoSR2V0TWV0cmljc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiSwoIU2V0dGluZ3MSEAoIaG9zdG5hbWUYASABKAkSLQoEcmVzdBgCIAEoCzIfLm9yYml0YWwuc3lzdGVtLnYxLlJlc3RMaXN0ZW5lciJyCgxSZXN0TGlzdGVuZXISDwoHZW5hYmxlZBgBIAEoCBIPCgdhZGRyZXNzGAIgASgJEgwKBHBvcnQYAyABKA0SHAoUdGxzX2NlcnRpZmljYXRlX3BhdGgYBCABKAkSFAoMdGxzX2tleV9wYXRoGAUgASgJIhQKEkdldFNldHRpbmdzUmVxdWVzdCJEChNHZXRTZXR0aW5nc1Jlc3BvbnNlEi0KCHNldHRpbmdzGAEgASgLMhsub3JiaXRhbC5zeXN0ZW0udjEuU2V0dGluZ3MilAEKFVVwZGF0ZVNldHRpbmdzUmVxdWVzdBIyCghzZXR0aW5ncxgBIAEoCzIbLm9yYml0YWwuc3lzdGVtLnYxLlNldHRpbmdzQgPgQQISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhYKDnRyYW5zYWN0aW9uX2lkGAMgASgJIlkKFlVwZGF0ZVNldHRpbmdzUmVzcG9uc2USLQoIc2V0dGluZ3MYASABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5ncxIQCghyZXZpc2lvbhgCIAEoBCqDAQoMSGVhbHRoU3RhdHVzEh0KGUhFQUxUSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVIRUFMVEhfU1RBVFVTX1NFUlZJTkcQARIaChZIRUFMVEhfU1RBVFVTX0RFR1JBREVEEAISHQoZSEVBTFRIX1NUQVRVU19OT1RfU0VSVklORxADMo4FCg1TeXN0ZW1TZXJ2aWNlEnkKCkdldFZlcnNpb24SJC5vcmJpdGFsLnN5c3RlbS52MS5HZXRWZXJzaW9uUmVxdWVzdBolLm9yYml0YWwuc3lzdGVtLnYxLkdldFZlcnNpb25SZXNwb25zZSIe0PMYAYLT5JMCFBISL3YxL3N5c3RlbS92ZXJzaW9uEnUKCUdldEhlYWx0aBIjLm9yYml0YWwuc3lzdGVtLnYxLkdldEhlYWx0aFJlcXVlc3QaJC5vcmJpdGFsLnN5c3RlbS52MS5HZXRIZWFsdGhSZXNwb25zZSId0PMYAYLT5JMCExIRL3YxL3N5c3RlbS9oZWFsdGgSeQoKR2V0TWV0cmljcxIkLm9yYml0YWwuc3lzdGVtLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiUub3JiaXRhbC5zeXN0ZW0udjEuR2V0TWV0cmljc1Jlc3BvbnNlIh7Q8xgBgtPkkwIUEhIvdjEvc3lzdGVtL21ldHJpY3MSfQoLR2V0U2V0dGluZ3MSJS5vcmJpdGFsLnN5c3RlbS52MS5HZXRTZXR0aW5nc1JlcXVlc3QaJi5vcmJpdGFsLnN5c3RlbS52MS5HZXRTZXR0aW5nc1Jlc3BvbnNlIh/Q8xgBgtPkkwIVEhMvdjEvc3lzdGVtL3NldHRpbmdzEpABCg5VcGRhdGVTZXR0aW5ncxIoLm9yYml0YWwuc3lzdGVtLnYxLlVwZGF0ZVNldHRpbmdzUmVxdWVzdBopLm9yYml0YWwuc3lzdGVtLnYxLlVwZGF0ZVNldHRpbmdzUmVzcG9uc2UiKdDzGAKC0+STAh86CHNldHRpbmdzMhMvdjEvc3lzdGVtL3NldHRpbmdzYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_orbital_api_v1_capability]);
+  fileDesc("Ch5vcmJpdGFsL3N5c3RlbS92MS9zeXN0ZW0ucHJvdG8SEW9yYml0YWwuc3lzdGVtLnYxIhMKEUdldFZlcnNpb25SZXF1ZXN0IrIBChJHZXRWZXJzaW9uUmVzcG9uc2USKwoFYnVpbGQYASABKAsyHC5vcmJpdGFsLnN5c3RlbS52MS5CdWlsZEluZm8SFAoMYXBpX3BhY2thZ2VzGAIgAygJEikKBnVwdGltZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAQoJQnVpbGRJbmZvEg8KB3ZlcnNpb24YASABKAkSDgoGY29tbWl0GAIgASgJEi4KCmJ1aWxkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIUCgxhcmNoaXRlY3R1cmUYBSABKAkSFgoOa2VybmVsX3JlbGVhc2UYBiABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCJhCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCSKrAgoRR2V0SGVhbHRoUmVzcG9uc2USLwoGc3RhdHVzGAEgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEjIKCHNlcnZpY2VzGAIgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuU2VydmljZUhlYWx0aBIXCg9hY3RpdmVfcmV2aXNpb24YAyABKAQSFwoPY29uZmlnX2ZhbGxiYWNrGAQgASgIEhAKCG1lc3NhZ2VzGAUgAygJEjIKCGJhY2tlbmRzGAYgAygLMiAub3JiaXRhbC5zeXN0ZW0udjEuQmFja2VuZEhlYWx0aBI5Cg91bmFwcGxpZWRfaXRlbXMYByADKAsyIC5vcmJpdGFsLnN5c3RlbS52MS5VbmFwcGxpZWRJdGVtIokBCg1CYWNrZW5kSGVhbHRoEgwKBG5hbWUYASABKAkSLwoGc3RhdHVzGAIgASgOMh8ub3JiaXRhbC5zeXN0ZW0udjEuSGVhbHRoU3RhdHVzEg4KBmRldGFpbBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihAEKDVVuYXBwbGllZEl0ZW0SDAoEaXRlbRgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEg4KBnJlYXNvbhgDIAEoCRINCgVlcnJubxgEIAEoCRI1ChFsYXN0X2F0dGVtcHRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0TWV0cmljc1JlcXVlc3QiIgoSR2V0TWV0cmljc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiSwoIU2V0dGluZ3MSEAoIaG9zdG5hbWUYASABKAkSLQoEcmVzdBgCIAEoCzIfLm9yYml0YWwuc3lzdGVtLnYxLlJlc3RMaXN0ZW5lciJyCgxSZXN0TGlzdGVuZXISDwoHZW5hYmxlZBgBIAEoCBIPCgdhZGRyZXNzGAIgASgJEgwKBHBvcnQYAyABKA0SHAoUdGxzX2NlcnRpZmljYXRlX3BhdGgYBCABKAkSFAoMdGxzX2tleV9wYXRoGAUgASgJIhQKEkdldFNldHRpbmdzUmVxdWVzdCJEChNHZXRTZXR0aW5nc1Jlc3BvbnNlEi0KCHNldHRpbmdzGAEgASgLMhsub3JiaXRhbC5zeXN0ZW0udjEuU2V0dGluZ3MilAEKFVVwZGF0ZVNldHRpbmdzUmVxdWVzdBIyCghzZXR0aW5ncxgBIAEoCzIbLm9yYml0YWwuc3lzdGVtLnYxLlNldHRpbmdzQgPgQQISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhYKDnRyYW5zYWN0aW9uX2lkGAMgASgJIlkKFlVwZGF0ZVNldHRpbmdzUmVzcG9uc2USLQoIc2V0dGluZ3MYASABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5ncxIQCghyZXZpc2lvbhgCIAEoBCIXChVWZXJpZnlBdWRpdExvZ1JlcXVlc3Qi1AEKFlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USCgoCb2sYASABKAgSFwoPcmVjb3Jkc19jaGVja2VkGAIgASgEEhEKCWZpcnN0X3NlcRgDIAEoBBIQCghsYXN0X3NlcRgEIAEoBBI4CgpiYWRfcmVjb3JkGAUgASgLMiQub3JiaXRhbC5zeXN0ZW0udjEuQXVkaXRMb2dCYWRSZWNvcmQSNgoNc2tpcHBlZF9saW5lcxgGIAMoCzIfLm9yYml0YWwuc3lzdGVtLnYxLkF1ZGl0TG9nTGluZSIqCgxBdWRpdExvZ0xpbmUSDAoEZmlsZRgBIAEoCRIMCgRsaW5lGAIgASgEIoEBChFBdWRpdExvZ0JhZFJlY29yZBIMCgRmaWxlGAEgASgJEgwKBGxpbmUYAiABKAQSCwoDc2VxGAMgASgEEjMKB3Byb2JsZW0YBCABKA4yIi5vcmJpdGFsLnN5c3RlbS52MS5BdWRpdExvZ1Byb2JsZW0SDgoGZGV0YWlsGAUgASgJKoMBCgxIZWFsdGhTdGF0dXMSHQoZSEVBTFRIX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUhFQUxUSF9TVEFUVVNfU0VSVklORxABEhoKFkhFQUxUSF9TVEFUVVNfREVHUkFERUQQAhIdChlIRUFMVEhfU1RBVFVTX05PVF9TRVJWSU5HEAMq3QEKD0F1ZGl0TG9nUHJvYmxlbRIhCh1BVURJVF9MT0dfUFJPQkxFTV9VTlNQRUNJRklFRBAAEiMKH0FVRElUX0xPR19QUk9CTEVNX0hBU0hfTUlTTUFUQ0gQARIdChlBVURJVF9MT0dfUFJPQkxFTV9TRVFfR0FQEAISIQodQVVESVRfTE9HX1BST0JMRU1fVU5QQVJTRUFCTEUQAxIfChtBVURJVF9MT0dfUFJPQkxFTV9SRU9SREVSRUQQBBIfChtBVURJVF9MT0dfUFJPQkxFTV9UUlVOQ0FURUQQBTKbBgoNU3lzdGVtU2VydmljZRJ5CgpHZXRWZXJzaW9uEiQub3JiaXRhbC5zeXN0ZW0udjEuR2V0VmVyc2lvblJlcXVlc3QaJS5vcmJpdGFsLnN5c3RlbS52MS5HZXRWZXJzaW9uUmVzcG9uc2UiHtDzGAGC0+STAhQSEi92MS9zeXN0ZW0vdmVyc2lvbhJ1CglHZXRIZWFsdGgSIy5vcmJpdGFsLnN5c3RlbS52MS5HZXRIZWFsdGhSZXF1ZXN0GiQub3JiaXRhbC5zeXN0ZW0udjEuR2V0SGVhbHRoUmVzcG9uc2UiHdDzGAGC0+STAhMSES92MS9zeXN0ZW0vaGVhbHRoEnkKCkdldE1ldHJpY3MSJC5vcmJpdGFsLnN5c3RlbS52MS5HZXRNZXRyaWNzUmVxdWVzdBolLm9yYml0YWwuc3lzdGVtLnYxLkdldE1ldHJpY3NSZXNwb25zZSIe0PMYAYLT5JMCFBISL3YxL3N5c3RlbS9tZXRyaWNzEn0KC0dldFNldHRpbmdzEiUub3JiaXRhbC5zeXN0ZW0udjEuR2V0U2V0dGluZ3NSZXF1ZXN0GiYub3JiaXRhbC5zeXN0ZW0udjEuR2V0U2V0dGluZ3NSZXNwb25zZSIf0PMYAYLT5JMCFRITL3YxL3N5c3RlbS9zZXR0aW5ncxKQAQoOVXBkYXRlU2V0dGluZ3MSKC5vcmJpdGFsLnN5c3RlbS52MS5VcGRhdGVTZXR0aW5nc1JlcXVlc3QaKS5vcmJpdGFsLnN5c3RlbS52MS5VcGRhdGVTZXR0aW5nc1Jlc3BvbnNlIinQ8xgCgtPkkwIfOghzZXR0aW5nczITL3YxL3N5c3RlbS9zZXR0aW5ncxKKAQoOVmVyaWZ5QXVkaXRMb2cSKC5vcmJpdGFsLnN5c3RlbS52MS5WZXJpZnlBdWRpdExvZ1JlcXVlc3QaKS5vcmJpdGFsLnN5c3RlbS52MS5WZXJpZnlBdWRpdExvZ1Jlc3BvbnNlIiPQ8xgBgtPkkwIZEhcvdjEvc3lzdGVtL2F1ZGl0OnZlcmlmeWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_orbital_api_v1_capability]);
 
 /**
  * Request of GetVersion.
@@ -553,6 +553,158 @@ export const UpdateSettingsResponseSchema: GenMessage<UpdateSettingsResponse> = 
   messageDesc(file_orbital_system_v1_system, 15);
 
 /**
+ * Request of VerifyAuditLog.
+ *
+ * @generated from message orbital.system.v1.VerifyAuditLogRequest
+ */
+export type VerifyAuditLogRequest = Message<"orbital.system.v1.VerifyAuditLogRequest"> & {
+};
+
+/**
+ * Describes the message orbital.system.v1.VerifyAuditLogRequest.
+ * Use `create(VerifyAuditLogRequestSchema)` to create a new message.
+ */
+export const VerifyAuditLogRequestSchema: GenMessage<VerifyAuditLogRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_system_v1_system, 16);
+
+/**
+ * Response of VerifyAuditLog.
+ *
+ * @generated from message orbital.system.v1.VerifyAuditLogResponse
+ */
+export type VerifyAuditLogResponse = Message<"orbital.system.v1.VerifyAuditLogResponse"> & {
+  /**
+   * True when every record chains to the one before it and the log ends with the newest record the daemon
+   * wrote.
+   *
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * Records found intact before the first bad one; all of them when ok.
+   *
+   * @generated from field: uint64 records_checked = 2;
+   */
+  recordsChecked: bigint;
+
+  /**
+   * Sequence number of the oldest record present: 1, or more once older records were rotated away. 0 when
+   * the log holds no record.
+   *
+   * @generated from field: uint64 first_seq = 3;
+   */
+  firstSeq: bigint;
+
+  /**
+   * Sequence number of the newest record present; 0 when the log holds no record.
+   *
+   * @generated from field: uint64 last_seq = 4;
+   */
+  lastSeq: bigint;
+
+  /**
+   * The first record that breaks the chain; absent when ok.
+   *
+   * @generated from field: orbital.system.v1.AuditLogBadRecord bad_record = 5;
+   */
+  badRecord?: AuditLogBadRecord | undefined;
+
+  /**
+   * Lines that hold no record and that the chain steps over, so that they hide none: what a power loss
+   * leaves of a record being written, or lines written before the chain existed.
+   *
+   * @generated from field: repeated orbital.system.v1.AuditLogLine skipped_lines = 6;
+   */
+  skippedLines: AuditLogLine[];
+};
+
+/**
+ * Describes the message orbital.system.v1.VerifyAuditLogResponse.
+ * Use `create(VerifyAuditLogResponseSchema)` to create a new message.
+ */
+export const VerifyAuditLogResponseSchema: GenMessage<VerifyAuditLogResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_system_v1_system, 17);
+
+/**
+ * A line of the audit log.
+ *
+ * @generated from message orbital.system.v1.AuditLogLine
+ */
+export type AuditLogLine = Message<"orbital.system.v1.AuditLogLine"> & {
+  /**
+   * File name in the data directory: "audit.jsonl" or "audit.jsonl.1".
+   *
+   * @generated from field: string file = 1;
+   */
+  file: string;
+
+  /**
+   * Line number in that file, from 1.
+   *
+   * @generated from field: uint64 line = 2;
+   */
+  line: bigint;
+};
+
+/**
+ * Describes the message orbital.system.v1.AuditLogLine.
+ * Use `create(AuditLogLineSchema)` to create a new message.
+ */
+export const AuditLogLineSchema: GenMessage<AuditLogLine> = /*@__PURE__*/
+  messageDesc(file_orbital_system_v1_system, 18);
+
+/**
+ * The first record that breaks the audit log's hash chain.
+ *
+ * @generated from message orbital.system.v1.AuditLogBadRecord
+ */
+export type AuditLogBadRecord = Message<"orbital.system.v1.AuditLogBadRecord"> & {
+  /**
+   * File name in the data directory: "audit.jsonl" or "audit.jsonl.1".
+   *
+   * @generated from field: string file = 1;
+   */
+  file: string;
+
+  /**
+   * Line number in that file, from 1. For AUDIT_LOG_PROBLEM_TRUNCATED: the line after the last one.
+   *
+   * @generated from field: uint64 line = 2;
+   */
+  line: bigint;
+
+  /**
+   * Sequence number the record carries (for AUDIT_LOG_PROBLEM_TRUNCATED: the first one missing); 0 when the
+   * line is unparseable.
+   *
+   * @generated from field: uint64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * What is wrong.
+   *
+   * @generated from field: orbital.system.v1.AuditLogProblem problem = 4;
+   */
+  problem: AuditLogProblem;
+
+  /**
+   * What is wrong, for people, e.g. "seq 7 is missing before it".
+   *
+   * @generated from field: string detail = 5;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message orbital.system.v1.AuditLogBadRecord.
+ * Use `create(AuditLogBadRecordSchema)` to create a new message.
+ */
+export const AuditLogBadRecordSchema: GenMessage<AuditLogBadRecord> = /*@__PURE__*/
+  messageDesc(file_orbital_system_v1_system, 19);
+
+/**
  * Health of a component.
  *
  * @generated from enum orbital.system.v1.HealthStatus
@@ -592,6 +744,63 @@ export enum HealthStatus {
  */
 export const HealthStatusSchema: GenEnum<HealthStatus> = /*@__PURE__*/
   enumDesc(file_orbital_system_v1_system, 0);
+
+/**
+ * How a record breaks the audit log's hash chain.
+ *
+ * @generated from enum orbital.system.v1.AuditLogProblem
+ */
+export enum AuditLogProblem {
+  /**
+   * Unknown.
+   *
+   * @generated from enum value: AUDIT_LOG_PROBLEM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The record was changed after it was written: the next record (or the daemon) chained to another
+   * SHA-256. Also a record that does not chain to the one before it, or one the daemon did not write.
+   *
+   * @generated from enum value: AUDIT_LOG_PROBLEM_HASH_MISMATCH = 1;
+   */
+  HASH_MISMATCH = 1,
+
+  /**
+   * Records are missing right before this one (deleted lines).
+   *
+   * @generated from enum value: AUDIT_LOG_PROBLEM_SEQ_GAP = 2;
+   */
+  SEQ_GAP = 2,
+
+  /**
+   * The line is no record of the chain (not JSON, or no seq and prev), where the chain breaks.
+   *
+   * @generated from enum value: AUDIT_LOG_PROBLEM_UNPARSEABLE = 3;
+   */
+  UNPARSEABLE = 3,
+
+  /**
+   * The record is out of order: its sequence number comes after a larger one, or before a smaller one that
+   * follows later.
+   *
+   * @generated from enum value: AUDIT_LOG_PROBLEM_REORDERED = 4;
+   */
+  REORDERED = 4,
+
+  /**
+   * The log ends before the newest record the daemon wrote: its end was cut off.
+   *
+   * @generated from enum value: AUDIT_LOG_PROBLEM_TRUNCATED = 5;
+   */
+  TRUNCATED = 5,
+}
+
+/**
+ * Describes the enum orbital.system.v1.AuditLogProblem.
+ */
+export const AuditLogProblemSchema: GenEnum<AuditLogProblem> = /*@__PURE__*/
+  enumDesc(file_orbital_system_v1_system, 1);
 
 /**
  * Version, health, metrics and settings of the box.
@@ -648,6 +857,18 @@ export const SystemService: GenService<{
     methodKind: "unary";
     input: typeof UpdateSettingsRequestSchema;
     output: typeof UpdateSettingsResponseSchema;
+  },
+  /**
+   * Checks the hash chain of the audit log (audit.jsonl.1, then audit.jsonl) up to the newest record the
+   * daemon wrote, and names the first record that breaks it: a line deleted, changed, reordered or made
+   * unparseable, or the end of the log cut off. A broken chain is a result (ok false), not an error.
+   *
+   * @generated from rpc orbital.system.v1.SystemService.VerifyAuditLog
+   */
+  verifyAuditLog: {
+    methodKind: "unary";
+    input: typeof VerifyAuditLogRequestSchema;
+    output: typeof VerifyAuditLogResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_orbital_system_v1_system, 0);
