@@ -62,10 +62,15 @@ export class KernelApplier {
     try {
       report = await this.dataplane.apply(next, { backends });
     } catch (err) {
-      if (err instanceof BackendFault) this.health.fault(err.backend, err.message, err.errno);
-      await this.restore(running, backends);
-      if (err instanceof BackendFault) throw backendUnavailable(err.backend, err.message, err);
-      throw err;
+      if (!(err instanceof BackendFault)) {
+        await this.restore(running, backends);
+        throw err;
+      }
+      this.health.fault(err.backend, err.message, err.errno);
+      // The failing backend is not retried now (it would only fail again, holding the commit queue): the
+      // reconciler makes it match the running configuration once it answers again.
+      await this.restore(running, new Set([...backends].filter((b) => b !== err.backend)));
+      throw backendUnavailable(err.backend, err.message, err);
     }
     const fatal = this.fatalFailure(running, next, report);
     if (fatal) {

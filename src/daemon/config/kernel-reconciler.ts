@@ -1,7 +1,9 @@
 // Brings what is not in force back in force without a restart: while a backend fails or the kernel holds
 // back configured items, the running configuration is applied again (through the engine, in turn with
 // commits) when the kernel reports a link, address or route change (a NIC appeared, a foreign route went
-// away), debounced, and on a retry timer; a data dir that refused writes is probed on the same timer.
+// away), debounced, and on a retry timer; a data dir that refused writes is probed on the same timer. A
+// failing backend is first probed with a read outside the commit queue, so that a hung one never holds
+// the commits of the others.
 import type { Logger } from "../../common/logger.js";
 import { BACKENDS, type BackendName, type Dataplane } from "../dataplane/dataplane.js";
 import type { BackendHealth } from "../services/backend-health.js";
@@ -71,7 +73,19 @@ export class KernelReconciler {
     if (outstanding.size === 0) return;
     this.running = (async () => {
       if (outstanding.has("storage")) this.engine.probeStorage();
-      const backends = BACKENDS.filter((b): b is BackendName => outstanding.has(b));
+      const backends: BackendName[] = [];
+      for (const b of BACKENDS) {
+        if (!outstanding.has(b)) continue;
+        if (this.health.faultOf(b)) {
+          try {
+            await this.dataplane.probe(b);
+          } catch (err) {
+            this.log.debug({ backend: b, err: (err as Error).message }, "backend still failing");
+            continue;
+          }
+        }
+        backends.push(b);
+      }
       if (backends.length === 0) return;
       await this.engine.reconcile(backends);
       const left = this.health.outstanding();

@@ -100,6 +100,8 @@ export interface Dataplane {
   routes(): Promise<RouteInfo[]>;
   /** Counters of the firewall rules, by rule name. */
   ruleCounters(): Promise<Map<string, RuleCounters>>;
+  /** A cheap read that succeeds when `backend` answers again (throws BackendFault otherwise); changes nothing. */
+  probe(backend: BackendName): Promise<void>;
   /** Kernel link/address/route events until the returned function is called. */
   subscribe(listener: (e: NetlinkEvent) => void): () => void;
   close(): void;

@@ -39,6 +39,8 @@ import {
 export interface FirewallBackend {
   apply(config: Configuration): Promise<void>;
   counters(): Promise<Map<string, RuleCounters>>;
+  /** Throws BackendFault unless nft runs and answers sensibly. */
+  probe(): Promise<void>;
 }
 
 export interface LinuxDataplaneOptions {
@@ -95,6 +97,17 @@ export class LinuxDataplane implements Dataplane {
 
   subscribe(listener: (e: NetlinkEvent) => void): () => void {
     return this.nl.subscribe(listener);
+  }
+
+  /**
+   * rtnetlink: a dump and a change that changes nothing (RTM_NEWLINK of a link with no attribute: it still
+   * needs CAP_NET_ADMIN and an answer), so that a backend that reads but cannot write is not taken as healthy.
+   */
+  async probe(backend: BackendName): Promise<void> {
+    if (backend === "nftables") return this.firewall.probe();
+    const links = await this.links();
+    const any = links.find((l) => l.loopback) ?? links[0];
+    if (any) await this.run([{ op: "linkSet", ifindex: any.ifindex }], [`interfaces[${any.name}]`], "probe", []);
   }
 
   close(): void {

@@ -74,6 +74,8 @@ export class SimDataplane implements Dataplane {
     return new Map(this.current.firewallRules.filter((r) => r.counter).map((r) => [r.name, { packets: 0n, bytes: 0n }]));
   }
 
+  async probe(): Promise<void> {}
+
   subscribe(_listener: (e: NetlinkEvent) => void): () => void {
     return () => undefined;
   }

@@ -21,6 +21,12 @@ const servicesOf: Record<Backend, string[]> = {
   nftables: [FirewallService.typeName],
   storage: [ConfigService.typeName],
 };
+/** What a failing backend makes of its services: without the data dir the configuration is still read. */
+const faultStatus: Record<Backend, HealthStatus> = {
+  rtnetlink: HealthStatus.NOT_SERVING,
+  nftables: HealthStatus.NOT_SERVING,
+  storage: HealthStatus.DEGRADED,
+};
 
 /** The service an item belongs to, by its change path. */
 function serviceOfItem(item: string): string {
@@ -53,13 +59,13 @@ export class BackendHealth {
     for (const b of ALL_BACKENDS) this.backends.set(b, { fault: undefined, errno: undefined, since: now });
   }
 
-  /** The backend fails as a whole: its services are NOT_SERVING until recovered(). */
+  /** The backend fails as a whole: its services are NOT_SERVING (DEGRADED for storage) until recovered(). */
   fault(backend: Backend, detail: string, errno?: string): void {
     const s = this.backends.get(backend)!;
     if (s.fault === undefined) s.since = Date.now();
     s.fault = detail;
     s.errno = errno;
-    for (const service of servicesOf[backend]) this.health.setCondition(service, `backend:${backend}`, HealthStatus.NOT_SERVING, `${backend}: ${detail}`);
+    for (const service of servicesOf[backend]) this.health.setCondition(service, `backend:${backend}`, faultStatus[backend], `${backend}: ${detail}`);
   }
 
   recovered(backend: Backend): void {

@@ -25,6 +25,7 @@ export function dataplaneReads(dataplane: Dataplane, health: BackendHealth): Dat
     addresses: guard(() => dataplane.addresses()),
     routes: guard(() => dataplane.routes()),
     ruleCounters: guard(() => dataplane.ruleCounters()),
+    probe: (backend) => dataplane.probe(backend),
     subscribe: (listener) => dataplane.subscribe(listener),
     close: () => dataplane.close(),
   };

@@ -317,7 +317,13 @@ export class NftablesFirewall {
       }
     }
     await applyCompiled(carry.size ? withCounterValues(compiled, carry) : compiled, this.options, prefixes);
+    // An exit code alone is not trusted: a broken or foreign nft may claim success without doing anything.
+    if (!(await firewallTableExists(this.options))) throw new BackendFault("nftables", "nft reported success, but our table is not in the kernel", "EBADMSG");
     this.applied = { text, rules };
+  }
+
+  async probe(): Promise<void> {
+    await firewallTableExists(this.options);
   }
 
   counters(): Promise<Map<string, CounterValues>> {
