@@ -50,11 +50,14 @@ describe("system and whoami", () => {
     expect(v.apiPackages).toContain("orbital.user.v1");
   });
 
-  it("shows health per service", async () => {
+  it("shows health per service and per backend", async () => {
     const table = await ok("system", "health");
     expect(table).toMatch(/^SERVICE\s+STATUS\s+DETAIL$/m);
     expect(table).toMatch(/^user\.v1\.UserService\s+serving$/m);
     expect(table).toMatch(/^package\.v1\.PackageService\s+not-serving\s+not implemented/m);
+    expect(table).toMatch(/^BACKEND\s+STATUS\s+SINCE\s+DETAIL$/m);
+    for (const backend of ["rtnetlink", "nftables", "storage"]) expect(table).toMatch(new RegExp(`^${backend}\\s+serving\\s+\\d{4}-`, "m"));
+    expect(table).not.toMatch(/not in force/);
     expect((await json("system", "health")).services).toContainEqual({ service: "orbital.user.v1.UserService", status: "HEALTH_STATUS_SERVING" });
     expect(await ok("system", "metrics")).toMatch(/^# (HELP|TYPE) /m);
   });

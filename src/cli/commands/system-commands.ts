@@ -90,6 +90,19 @@ export const handlers: Record<string, Handler> = {
         ["service", "status", "detail"],
         h.services.map((s) => [s.service.replace(/^orbital\./, ""), label(HealthStatusSchema, s.status), s.detail]),
       );
+      ctx.out.line();
+      ctx.out.table(
+        ["backend", "status", "since", "detail"],
+        h.backends.map((b) => [b.name, label(HealthStatusSchema, b.status), time(b.since), b.detail]),
+      );
+      if (h.unappliedItems.length) {
+        ctx.out.line();
+        ctx.out.line("configured but not in force:");
+        ctx.out.table(
+          ["item", "backend", "errno", "reason"],
+          h.unappliedItems.map((i) => [i.item, i.backend, i.errno, i.reason]),
+        );
+      }
       for (const m of h.messages) ctx.out.line(`note: ${m}`);
     });
   },

@@ -144,22 +144,23 @@ export type Interface = Message<"orbital.interface.v1.Interface"> & {
   kind: InterfaceKind;
 
   /**
-   * Configured administrative state.
+   * Configured administrative state; UNSPECIFIED leaves the state the link had before orbitald configured it.
    *
    * @generated from field: orbital.interface.v1.AdminState admin_state = 3;
    */
   adminState: AdminState;
 
   /**
-   * Configured MTU in bytes, 68..9216; 0 means not configured (kernel default). Interfaces with IPv6
-   * addresses need at least 1280.
+   * Configured MTU in bytes, 68..9216; 0 means not configured (the MTU the link had before orbitald
+   * configured it). Interfaces with IPv6 addresses need at least 1280.
    *
    * @generated from field: uint32 mtu = 4;
    */
   mtu: number;
 
   /**
-   * Free text, 0..255 bytes of printable UTF-8; set as the kernel link alias.
+   * Free text, 0..255 bytes of printable UTF-8; set as the kernel link alias (empty: the alias the link had
+   * before orbitald configured it).
    *
    * @generated from field: string description = 5;
    */
@@ -798,7 +799,8 @@ export const InterfaceService: GenService<{
     output: typeof UpdateInterfaceResponseSchema;
   },
   /**
-   * Deletes a virtual interface, or removes the configuration of a physical one (it returns to defaults).
+   * Deletes a virtual interface, or removes the configuration of a physical one: it gets back the MTU, admin
+   * state and alias it had before orbitald first configured it, and loses the addresses orbitald added.
    *
    * @generated from rpc orbital.interface.v1.InterfaceService.DeleteInterface
    */
