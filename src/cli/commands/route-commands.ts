@@ -36,7 +36,7 @@ function routeFields(r: Route | undefined): [string, string][] {
     ["metric", String(r.metric)],
     ["description", r.description],
     ["origin", label(RouteOriginSchema, r.origin)],
-    ["installed", yesNo(r.installed)],
+    ["installed", r.installed || !r.notInstalledReason ? yesNo(r.installed) : `no: ${r.notInstalledReason}`],
   ];
 }
 
