@@ -140,7 +140,10 @@ async function bundle(identity) {
   });
 }
 
-/** The addons of `arch`: native/build/<arch>/*.node, made by make for the host (and by a cross g++ if on PATH). */
+/**
+ * The addons of `arch`: native/build/<arch>/*.node, made by make for the host (and by a cross g++ if on PATH),
+ * and the BPF object the xdp addon loads (*.bpf.o), which goes beside them.
+ */
 function addons(arch) {
   const out = path.join(repoRoot, "native", "build", arch);
   if (arch === HOST_ARCH) execFileSync("make", ["-s", "-C", "native"], { cwd: repoRoot, stdio: "inherit" });
@@ -148,8 +151,8 @@ function addons(arch) {
     const r = spawnSync("make", ["-s", "-C", "native", `CXX=${arch}-linux-gnu-g++`, `CC=${arch}-linux-gnu-gcc`, `OUT=build/${arch}`], { cwd: repoRoot, stdio: "inherit" });
     if (r.status !== 0) console.warn(`build:sea: warning: cross build of the ${arch} addons failed`);
   }
-  const files = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith(".node")).sort() : [];
-  if (files.length === 0) console.warn(`build:sea: warning: no ${arch} addons in native/build/${arch}: that orbitald will refuse every call (no peercred)`);
+  const files = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith(".node") || f.endsWith(".bpf.o")).sort() : [];
+  if (!files.some((f) => f.endsWith(".node"))) console.warn(`build:sea: warning: no ${arch} addons in native/build/${arch}: that orbitald will refuse every call (no peercred)`);
   return files.map((f) => path.join(out, f));
 }
 

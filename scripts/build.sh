@@ -12,7 +12,8 @@ echo "build: native addons"
 make -s -C native
 mkdir -p dist/native
 # Copy then rename: overwriting a .node in place would crash any daemon that has it mapped.
-for addon in native/build/"$(uname -m)"/*.node; do
+# (with the BPF object the xdp addon loads)
+for addon in native/build/"$(uname -m)"/*.node native/build/"$(uname -m)"/*.bpf.o; do
   cp "$addon" "dist/native/.$(basename "$addon").tmp" && mv "dist/native/.$(basename "$addon").tmp" "dist/native/$(basename "$addon")"
 done
 

@@ -12,7 +12,10 @@ cd "$(dirname "$0")/.."
 # libmnl-dev: the rtnetlink addon (native/rtnetlink) links libmnl; test/dataplane/rtnetlink.test.ts and
 # bench/route-install.mjs drive network namespaces with iproute2.
 # tmux: test/cli/orbctl-shell.test.ts drives `orbctl shell` through a real pseudo-terminal.
-packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2 iputils-ping libmnl-dev tmux)
+# clang + libbpf-dev: the XDP fast path (native/xdp: the BPF program, compiled with clang -target bpf, and the
+# addon that links libbpf); bpftool: test/dataplane/xdp-fast-path.test.ts and bench/xdp-fast-path.mjs read
+# the pinned maps and links with it, independently of the daemon.
+packages=(python3 make g++ git python3-grpcio python3-protobuf nftables iproute2 iputils-ping libmnl-dev tmux clang libbpf-dev bpftool)
 # qemu-user-static and the arm64 cross runtime (libc, libstdc++, libgcc in /usr/aarch64-linux-gnu, no multiarch):
 # `npm run build:sea -- --arch aarch64` makes the aarch64 executable's code cache with the arm64 node under qemu-user
 # (docs/build.md), and test/sea runs that executable under qemu-user.

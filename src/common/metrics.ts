@@ -1,5 +1,6 @@
 // Per-method call metrics shared by both transports: a latency histogram per method (buckets from 25 µs to
-// 10 s) and a counter per method and status code, rendered in Prometheus text exposition format 0.0.4.
+// 10 s) and a counter per method and status code, rendered in Prometheus text exposition format 0.0.4, with
+// the lines of registered collectors (figures read when scraped, such as the XDP fast path's counters).
 import { Code } from "../gen/google/rpc/code_pb.js";
 
 const BUCKETS_S = [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -13,6 +14,12 @@ interface Histogram {
 export class Metrics {
   private readonly latency = new Map<string, Histogram>();
   private readonly calls = new Map<string, number>();
+  private readonly collectors: (() => string[])[] = [];
+
+  /** Adds lines (HELP, TYPE and samples, in exposition format) computed at every render; one that throws is left out. */
+  addCollector(collect: () => string[]): void {
+    this.collectors.push(collect);
+  }
 
   /** Records one finished call of `method` ("/pkg.Service/Method") with its code and duration. */
   observe(method: string, code: Code, seconds: number): void {
@@ -40,6 +47,13 @@ export class Metrics {
       out.push(`orbital_rpc_duration_seconds_bucket{method="${method}",le="+Inf"} ${h.count}`);
       out.push(`orbital_rpc_duration_seconds_sum{method="${method}"} ${h.sum}`);
       out.push(`orbital_rpc_duration_seconds_count{method="${method}"} ${h.count}`);
+    }
+    for (const collect of this.collectors) {
+      try {
+        out.push(...collect());
+      } catch {
+        // a source that cannot be read now (its backend failing) shows nothing rather than break the scrape
+      }
     }
     return `${out.join("\n")}\n`;
   }

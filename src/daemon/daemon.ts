@@ -46,6 +46,7 @@ import { KernelReconciler } from "./config/kernel-reconciler.js";
 import type { Failpoints } from "./failpoints.js";
 import { BackendHealth } from "./services/backend-health.js";
 import { dataplaneReads } from "./services/dataplane-reads.js";
+import { fastPathMetricLines } from "./services/fast-path-metrics.js";
 import { reportHandlerOutcome } from "./services/handler-health.js";
 import { buildInfo } from "./build-info.js";
 import { buildOpenApi } from "../gateway/openapi.js";
@@ -121,6 +122,7 @@ export class Daemon {
     const audit = AuditLog.inDataDir(opts.dataDir, log);
     const users = new UserDirectory(engine);
     const metrics = new Metrics();
+    metrics.addCollector(() => fastPathMetricLines(dataplane));
     const handlerTimeoutMs = msFromEnv(env, "ORBITAL_HANDLER_TIMEOUT_MS");
     const pipeline = new CallPipeline({
       log,

@@ -5,15 +5,18 @@
 // - an RPC path ("/orbital.system.v1.SystemService/GetVersion"): "throw" (the handler throws a plain Error),
 //   "reject-later" (an unhandled promise rejection), "throw-later" (an uncaught exception outside any call),
 //   "slow" (the handler starts one second late), "hang" (the handler never returns);
-// - "rtnetlink": "EPERM" or "ENOBUFS" (every operation of a batch fails so), "hang" (no request answers).
+// - "rtnetlink": "EPERM" or "ENOBUFS" (every operation of a batch fails so), "hang" (no request answers);
+// - "xdp": "ENOMEM" (every fast-path list the kernel is asked to build is refused so, as a map too large is).
 // Unset: handlers are not even wrapped, and the netlink socket is the addon's own.
 import { readFileSync, statSync } from "node:fs";
 
 export type HandlerFault = "throw" | "reject-later" | "throw-later" | "slow" | "hang";
 export type NetlinkFault = "EPERM" | "ENOBUFS" | "hang";
+export type XdpFault = "ENOMEM";
 
 const HANDLER_FAULTS = new Set<string>(["throw", "reject-later", "throw-later", "slow", "hang"]);
 const NETLINK_FAULTS = new Set<string>(["EPERM", "ENOBUFS", "hang"]);
+const XDP_FAULTS = new Set<string>(["ENOMEM"]);
 const SLOW_MS = 1000;
 /** How often the fault file is looked at, at most. */
 const RECHECK_MS = 50;
@@ -22,7 +25,7 @@ function parse(spec: string, origin: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const entry of spec.split(/[,\n]/).map((e) => e.trim()).filter(Boolean)) {
     const [site, fault] = entry.split("=");
-    const known = site === "rtnetlink" ? NETLINK_FAULTS : HANDLER_FAULTS;
+    const known = site === "rtnetlink" ? NETLINK_FAULTS : site === "xdp" ? XDP_FAULTS : HANDLER_FAULTS;
     if (!site || !fault || !known.has(fault)) throw new Error(`${origin}: bad entry "${entry}"`);
     out.set(site, fault);
   }
@@ -75,6 +78,10 @@ export class Failpoints {
 
   netlinkFault(): NetlinkFault | undefined {
     return this.current("rtnetlink") as NetlinkFault | undefined;
+  }
+
+  xdpFault(): XdpFault | undefined {
+    return this.current("xdp") as XdpFault | undefined;
   }
 
   /** Triggers the fault configured for RPC `path`, if any; resolves when the handler may run. */

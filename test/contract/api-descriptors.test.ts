@@ -64,6 +64,7 @@ describe("API v1 descriptors", () => {
       api_tokens: "user.write",
       api_token_hashes: "user.write",
       settings: "system.write",
+      fast_path_lists: "firewall.write",
     });
   });
 

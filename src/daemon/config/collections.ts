@@ -4,7 +4,7 @@
 import { clone, create, toJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { ChangeKind } from "../../gen/orbital/config/v1/config_pb.js";
-import { RuleSchema, PrefixSetSchema } from "../../gen/orbital/firewall/v1/firewall_pb.js";
+import { FastPathListSchema, RuleSchema, PrefixSetSchema } from "../../gen/orbital/firewall/v1/firewall_pb.js";
 import { InterfaceSchema } from "../../gen/orbital/interface/v1/interface_pb.js";
 import { RouteSchema, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
 import { SettingsSchema } from "../../gen/orbital/system/v1/system_pb.js";
@@ -46,6 +46,7 @@ const collections: Collection[] = [
   listCollection("users", UserSchema, "users", (u: { name: string }) => u.name),
   listCollection("roles", RoleSchema, "roles", (r: { name: string }) => r.name),
   listCollection("api_tokens", ApiTokenSchema, "apiTokens", (t: { id: string }) => t.id),
+  listCollection("fast_path_lists", FastPathListSchema, "fastPathLists", (l: { prefixSet: string }) => l.prefixSet),
 ];
 
 const REDACTED = "(secret hash)";

@@ -1,5 +1,6 @@
 // Validation of a whole configuration before it is committed: the cross references between items (a user's
-// role exists, a token's user exists, a route's interface exists, a firewall rule's prefix set exists).
+// role exists, a token's user exists, a route's interface exists, a firewall rule's or a fast-path list's
+// prefix set exists).
 // Rules about single fields are checked when an item is staged, by its service.
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
@@ -39,4 +40,5 @@ export function validateConfiguration(c: Configuration): void {
       if (side?.match.case === "prefixSet" && !sets.has(side.match.value)) throw missing("firewall rule", rule.name, "prefix set", side.match.value);
     }
   }
+  for (const l of c.fastPathLists) if (!sets.has(l.prefixSet)) throw missing("fast-path list", l.prefixSet, "prefix set", l.prefixSet);
 }

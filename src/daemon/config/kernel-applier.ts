@@ -110,13 +110,14 @@ export class KernelApplier {
 
   /**
    * The first refused item the commit is to blame for: one it changes (rtnetlink items are independent), or
-   * any at all of nftables (its transaction is all or nothing, and it only runs when the firewall changed).
-   * Items waiting for an absent link are not refusals.
+   * any at all of nftables (its transaction is all or nothing, and it only runs when the firewall changed) or
+   * of xdp (it runs only when prefix sets or fast-path lists changed, and a changed set is refused as the
+   * fast-path list made of it). Items waiting for an absent link are not refusals.
    */
   private fatalFailure(running: Configuration, next: Configuration, report: ApplyReport): DataplaneError | undefined {
     const refused = report.failures.filter((f) => !f.waitsForLink);
     if (refused.length === 0) return undefined;
-    const firewall = refused.find((f) => f.backend === "nftables");
+    const firewall = refused.find((f) => f.backend === "nftables" || f.backend === "xdp");
     if (firewall) return firewall;
     const changed = new Set(diffConfigurations(running, next).map((c) => c.path));
     return refused.find((f) => changed.has(f.item));

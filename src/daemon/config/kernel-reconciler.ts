@@ -56,7 +56,9 @@ export class KernelReconciler {
   }
 
   private onKernelEvent(): void {
-    if (!this.health.outstanding().has("rtnetlink")) return;
+    // Items that wait for a link: configured interfaces and routes, and fast-path lists of absent interfaces.
+    const outstanding = this.health.outstanding();
+    if (!outstanding.has("rtnetlink") && !outstanding.has("xdp")) return;
     if (this.eventTimer) clearTimeout(this.eventTimer);
     this.eventTimer = setTimeout(() => void this.pass("kernel event"), this.opts.debounceMs);
     this.eventTimer.unref();

@@ -5,10 +5,11 @@
 // refused item (DataplaneError, in the report) from a backend that fails as a whole (BackendFault).
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import type { AddressInfo, LinkInfo, NetlinkEvent, RouteInfo } from "./netlink/rtnetlink-types.js";
+import type { FastPathCounterValues, FastPathInterfaceStatus } from "./xdp/xdp-fast-path.js";
 
 /** The parts of the data plane that can fail on their own. */
-export type BackendName = "rtnetlink" | "nftables";
-export const BACKENDS: readonly BackendName[] = ["rtnetlink", "nftables"];
+export type BackendName = "rtnetlink" | "nftables" | "xdp";
+export const BACKENDS: readonly BackendName[] = ["rtnetlink", "nftables", "xdp"];
 
 /** A route of someone else's that holds the key a configured route needs (the kernel said EEXIST). */
 export interface ForeignRoute {
@@ -100,6 +101,10 @@ export interface Dataplane {
   routes(): Promise<RouteInfo[]>;
   /** Counters of the firewall rules, by rule name. */
   ruleCounters(): Promise<Map<string, RuleCounters>>;
+  /** The XDP fast path per interface: mode, counters, lists, what is not in force. */
+  fastPathStatus(): Promise<FastPathInterfaceStatus[]>;
+  /** XDP counters by interface name, read at once (for metrics); empty when there is no fast path. */
+  fastPathCounters(): Map<string, FastPathCounterValues>;
   /** A cheap read that succeeds when `backend` answers again (throws BackendFault otherwise); changes nothing. */
   probe(backend: BackendName): Promise<void>;
   /** Kernel link/address/route events until the returned function is called. */
@@ -107,12 +112,16 @@ export interface Dataplane {
   close(): void;
 }
 
-/** The backends a configuration section is applied by (sections of users, roles, tokens, settings: none). */
+/**
+ * The backends a configuration section is applied by (sections of users, roles, tokens, settings: none).
+ * Prefix sets feed both the nftables sets and the XDP fast-path lists made of them.
+ */
 export function backendsOfSections(sections: readonly string[]): Set<BackendName> {
   const out = new Set<BackendName>();
   for (const s of sections) {
     if (s === "interfaces" || s === "routes") out.add("rtnetlink");
     if (s === "firewall_rules" || s === "prefix_sets") out.add("nftables");
+    if (s === "fast_path_lists" || s === "prefix_sets") out.add("xdp");
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // The Linux data plane: makes the kernel match the configuration through rtnetlink (VLANs, link state, MTU,
-// alias, addresses, routes with orbitald's protocol number) and nftables (one table of our own), in batches,
+// alias, addresses, routes with orbitald's protocol number), nftables (one table of our own) and XDP (the
+// fast-path lists, xdp/xdp-fast-path.ts), in batches,
 // idempotently: the same apply serves commits, restores and reconcile. It applies every item it can and
 // reports each one the kernel refused. It only removes or overwrites what it owns: routes of its protocol
 // (never a route of someone else's at the same key: that is a refused item), and the VLANs and addresses it
@@ -23,6 +24,7 @@ import {
   type RuleCounters,
 } from "./dataplane.js";
 import { KernelOwnership, type LinkOriginal } from "./kernel-ownership.js";
+import type { FastPathCounterValues, FastPathInterfaceStatus, XdpFastPath } from "./xdp/xdp-fast-path.js";
 import { kernelRouteKey, routeSpecOf } from "./kernel-routes.js";
 import {
   ORBITAL_ROUTE_PROTOCOL,
@@ -48,6 +50,8 @@ export interface LinuxDataplaneOptions {
   ownership?: KernelOwnership;
   /** Deadline of one netlink request or batch, plus `perOpMs` per operation of the batch. */
   netlinkTimeoutMs?: number;
+  /** The XDP fast path; without it, fast-path lists are refused as unsupported. */
+  fastPath?: XdpFastPath;
 }
 
 const IPV6_LINK_LOCAL = /^fe[89ab][0-9a-f]:/;
@@ -56,6 +60,18 @@ const BACKEND_ERRNOS = new Set(["EPERM", "EACCES", "ENOBUFS", "EBADF", "ETIMEDOU
 const PER_OP_MS = 0.05;
 const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 const routeTypeNames = new Map<number, string>(Object.entries(RouteType).map(([name, n]) => [n, name.toLowerCase()]));
+
+/**
+ * The configuration as nftables needs it: without the prefix sets that only fast-path lists use (no rule
+ * refers to them), which XDP alone enforces. nft 1.0.6 takes ~40 s to load a million-prefix interval set and
+ * minutes to list anything after, for sets no rule could match.
+ */
+function withoutFastPathOnlySets(config: Configuration): Configuration {
+  if (config.fastPathLists.length === 0) return config;
+  const ruleSets = new Set(config.firewallRules.flatMap((r) => [r.match?.source, r.match?.destination]).flatMap((m) => (m?.match.case === "prefixSet" ? [m.match.value] : [])));
+  const fastOnly = new Set(config.fastPathLists.map((l) => l.prefixSet).filter((name) => !ruleSets.has(name)));
+  return fastOnly.size === 0 ? config : { ...config, prefixSets: config.prefixSets.filter((s) => !fastOnly.has(s.name)) };
+}
 
 function sameRoute(a: RouteInfo, b: ReturnType<typeof routeSpecOf>): boolean {
   return a.type === b.type && (a.gateway ?? "") === (b.gateway ?? "") && (a.oif ?? 0) === (b.oif ?? 0);
@@ -77,6 +93,19 @@ export class LinuxDataplane implements Dataplane {
     this.ownership = options.ownership ?? new KernelOwnership(undefined);
     this.adoptPresent = this.ownership.fresh;
     this.timeoutMs = options.netlinkTimeoutMs ?? 10_000;
+    this.fastPath = options.fastPath;
+  }
+
+  private readonly fastPath: XdpFastPath | undefined;
+
+  async fastPathStatus(): Promise<FastPathInterfaceStatus[]> {
+    if (!this.fastPath) return [];
+    const links = await this.links();
+    return this.fastPath.status(new Map(links.map((l) => [l.name, l])));
+  }
+
+  fastPathCounters(): Map<string, FastPathCounterValues> {
+    return this.fastPath?.counters() ?? new Map();
   }
 
   links(): Promise<LinkInfo[]> {
@@ -105,6 +134,7 @@ export class LinuxDataplane implements Dataplane {
    */
   async probe(backend: BackendName): Promise<void> {
     if (backend === "nftables") return this.firewall.probe();
+    if (backend === "xdp") return this.fastPath?.probe();
     const links = await this.links();
     const any = links.find((l) => l.loopback) ?? links[0];
     if (any) await this.run([{ op: "linkSet", ifindex: any.ifindex }], [`interfaces[${any.name}]`], "probe", []);
@@ -112,6 +142,7 @@ export class LinuxDataplane implements Dataplane {
 
   close(): void {
     this.nl.close();
+    this.fastPath?.close();
   }
 
   /** A netlink request within its deadline; a socket error is a BackendFault. */
@@ -162,14 +193,24 @@ export class LinuxDataplane implements Dataplane {
     }
     if (backends.has("nftables")) {
       try {
-        await this.firewall.apply(config);
+        await this.firewall.apply(withoutFastPathOnlySets(config));
       } catch (err) {
         if (!(err instanceof DataplaneError)) throw err;
         failures.push(err);
       }
     }
+    if (backends.has("xdp")) await this.applyFastPath(config, failures);
     this.log.debug({ ms: Date.now() - started, backends: [...backends], failures: failures.length }, "data plane applied");
     return { backends, failures };
+  }
+
+  private async applyFastPath(config: Configuration, failures: DataplaneError[]): Promise<void> {
+    if (!this.fastPath) {
+      for (const l of config.fastPathLists) failures.push(new DataplaneError("this data plane has no XDP fast path", `fast_path_lists[${l.prefixSet}]`, "xdp", "EOPNOTSUPP", { backend: "xdp" }));
+      return;
+    }
+    const links = await this.links();
+    failures.push(...(await this.fastPath.apply(config, new Map(links.map((l) => [l.name, l])))));
   }
 
   private async applyVlans(config: Configuration, failures: DataplaneError[]): Promise<void> {

@@ -8,6 +8,8 @@ import { parseInterfaceAddress } from "../validation/ip.js";
 import { routeSpecOf } from "./kernel-routes.js";
 import { BACKENDS, DataplaneError, type ApplyOptions, type ApplyReport, type Dataplane, type RuleCounters } from "./dataplane.js";
 import { type AddressInfo, type LinkInfo, type NetlinkEvent, type RouteInfo } from "./netlink/rtnetlink-types.js";
+import { interfaceLists } from "./xdp/fast-path-lists.js";
+import type { FastPathCounterValues, FastPathInterfaceStatus } from "./xdp/xdp-fast-path.js";
 
 const zeroStats = { rxBytes: 0n, rxPackets: 0n, rxErrors: 0n, rxDropped: 0n, txBytes: 0n, txPackets: 0n, txErrors: 0n, txDropped: 0n };
 const physical = (ifindex: number, name: string, loopback = false): LinkInfo => ({
@@ -33,7 +35,7 @@ export class SimDataplane implements Dataplane {
     const backends = options.backends ?? new Set(BACKENDS);
     const failures: DataplaneError[] = [];
     if (this.failItem && diffConfigurations(emptyConfiguration(), config).some((c) => c.path === this.failItem)) {
-      failures.push(new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL", { backend: this.failItem.startsWith("interfaces[") || this.failItem.startsWith("routes[") ? "rtnetlink" : "nftables" }));
+      failures.push(new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL", { backend: this.failItem.startsWith("interfaces[") || this.failItem.startsWith("routes[") ? "rtnetlink" : this.failItem.startsWith("fast_path_lists[") ? "xdp" : "nftables" }));
     }
     this.current = config;
     return { backends, failures };
@@ -72,6 +74,15 @@ export class SimDataplane implements Dataplane {
 
   async ruleCounters(): Promise<Map<string, RuleCounters>> {
     return new Map(this.current.firewallRules.filter((r) => r.counter).map((r) => [r.name, { packets: 0n, bytes: 0n }]));
+  }
+
+  /** The simulation has no XDP: every configured fast-path interface shows as not attached. */
+  async fastPathStatus(): Promise<FastPathInterfaceStatus[]> {
+    return interfaceLists(this.current).map((l) => ({ name: l.name, ifindex: undefined, mode: "not attached", counters: undefined, prefixSets: l.sets, ipv4Entries: l.v4.count, ipv6Entries: l.v6.count, notInForce: "simulated data plane" }));
+  }
+
+  fastPathCounters(): Map<string, FastPathCounterValues> {
+    return new Map();
   }
 
   async probe(): Promise<void> {}

@@ -1,4 +1,4 @@
-// The health of each backend the services depend on (rtnetlink, nftables, the data dir) and the configured
+// The health of each backend the services depend on (rtnetlink, nftables, xdp, the data dir) and the configured
 // items the kernel does not hold, as GetHealth reports them; each feeds the services that need it through
 // HealthState conditions: a failing backend makes them NOT_SERVING, refused items DEGRADED. Every other
 // service is unaffected. Updated by the config engine after each apply and by the reconciler.
@@ -13,18 +13,23 @@ import type { BackendName, DataplaneError } from "../dataplane/dataplane.js";
 import type { HealthState } from "./health-state.js";
 
 export type Backend = BackendName | "storage";
-export const ALL_BACKENDS: readonly Backend[] = ["rtnetlink", "nftables", "storage"];
+export const ALL_BACKENDS: readonly Backend[] = ["rtnetlink", "nftables", "xdp", "storage"];
 
 /** The services that cannot work without a backend. */
 const servicesOf: Record<Backend, string[]> = {
   rtnetlink: [InterfaceService.typeName, RoutingService.typeName],
   nftables: [FirewallService.typeName],
+  xdp: [FirewallService.typeName],
   storage: [ConfigService.typeName],
 };
-/** What a failing backend makes of its services: without the data dir the configuration is still read. */
+/**
+ * What a failing backend makes of its services: without the data dir the configuration is still read;
+ * without XDP the nftables firewall still filters (only the fast path is missing).
+ */
 const faultStatus: Record<Backend, HealthStatus> = {
   rtnetlink: HealthStatus.NOT_SERVING,
   nftables: HealthStatus.NOT_SERVING,
+  xdp: HealthStatus.DEGRADED,
   storage: HealthStatus.DEGRADED,
 };
 

@@ -25,6 +25,8 @@ export function dataplaneReads(dataplane: Dataplane, health: BackendHealth): Dat
     addresses: guard(() => dataplane.addresses()),
     routes: guard(() => dataplane.routes()),
     ruleCounters: guard(() => dataplane.ruleCounters()),
+    fastPathStatus: guard(() => dataplane.fastPathStatus()),
+    fastPathCounters: () => dataplane.fastPathCounters(),
     probe: (backend) => dataplane.probe(backend),
     subscribe: (listener) => dataplane.subscribe(listener),
     close: () => dataplane.close(),

@@ -1,5 +1,6 @@
 // Firewall service: ordered rules and named prefix sets in the configuration (compiled by the data plane
-// into one nftables table of orbitald's own), rule counters from the kernel, and bulk prefix-set loading.
+// into one nftables table of orbitald's own), rule counters from the kernel, and bulk prefix-set loading;
+// the XDP fast-path lists made of prefix sets are fast-path-handlers.ts.
 import { clone, create } from "@bufbuild/protobuf";
 import { AddressFamily, IpPrefixSchema } from "../../gen/orbital/api/v1/ip_pb.js";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
@@ -24,15 +25,16 @@ import { paginate } from "../validation/pagination.js";
 import { checkBulkBatch } from "../validation/bulk-batch.js";
 import { Violations } from "../validation/violations.js";
 import { alreadyExists, inUse, notFound } from "./resource-errors.js";
-
+import { fastPathHandlers } from "./fast-path-handlers.js";
 
 const byEvaluationOrder = (a: Rule, b: Rule) => a.chain - b.chain || a.sequence - b.sequence;
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
 
 function setUsers(config: Configuration, set: string): string[] {
-  return config.firewallRules
-    .filter((r) => [r.match?.source, r.match?.destination].some((m) => m?.match.case === "prefixSet" && m.match.value === set))
-    .map((r) => `rule ${r.name}`);
+  return [
+    ...config.firewallRules.filter((r) => [r.match?.source, r.match?.destination].some((m) => m?.match.case === "prefixSet" && m.match.value === set)).map((r) => `rule ${r.name}`),
+    ...config.fastPathLists.filter((l) => l.prefixSet === set).map((l) => `fast-path list ${l.prefixSet}`),
+  ];
 }
 
 function checkedRule(r: Rule, config: Configuration): Rule {
@@ -56,6 +58,8 @@ export function firewallService(engine: ConfigEngine, dataplane: Dataplane): Ser
   };
 
   return {
+    ...fastPathHandlers(engine, dataplane),
+
     async listRules(req) {
       const rules = engine.running.firewallRules.filter((r) => req.chain === Chain.UNSPECIFIED || r.chain === req.chain);
       const { items, page } = paginate(rules, req.page, `rules:${req.chain}`);

@@ -8,7 +8,7 @@
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_orbital_api_v1_capability } from "../../api/v1/capability_pb.js";
-import type { PrefixSet, Rule } from "../../firewall/v1/firewall_pb.js";
+import type { FastPathList, PrefixSet, Rule } from "../../firewall/v1/firewall_pb.js";
 import { file_orbital_firewall_v1_firewall } from "../../firewall/v1/firewall_pb.js";
 import type { Interface } from "../../interface/v1/interface_pb.js";
 import { file_orbital_interface_v1_interface } from "../../interface/v1/interface_pb.js";
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/config/v1/configuration.proto.
  */
 export const file_orbital_config_v1_configuration: GenFile = /*@__PURE__*/
-  fileDesc("CiVvcmJpdGFsL2NvbmZpZy92MS9jb25maWd1cmF0aW9uLnByb3RvEhFvcmJpdGFsLmNvbmZpZy52MSK+BAoNQ29uZmlndXJhdGlvbhI5CgppbnRlcmZhY2VzGAEgAygLMh8ub3JiaXRhbC5pbnRlcmZhY2UudjEuSW50ZXJmYWNlQgTg8xgGEi8KBnJvdXRlcxgCIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUIE4PMYCBI3Cg5maXJld2FsbF9ydWxlcxgDIAMoCzIZLm9yYml0YWwuZmlyZXdhbGwudjEuUnVsZUIE4PMYChI5CgtwcmVmaXhfc2V0cxgEIAMoCzIeLm9yYml0YWwuZmlyZXdhbGwudjEuUHJlZml4U2V0QgTg8xgKEioKBXVzZXJzGAUgAygLMhUub3JiaXRhbC51c2VyLnYxLlVzZXJCBODzGAwSKgoFcm9sZXMYBiADKAsyFS5vcmJpdGFsLnVzZXIudjEuUm9sZUIE4PMYDBIzCgphcGlfdG9rZW5zGAcgAygLMhkub3JiaXRhbC51c2VyLnYxLkFwaVRva2VuQgTg8xgMElQKEGFwaV90b2tlbl9oYXNoZXMYCCADKAsyNC5vcmJpdGFsLmNvbmZpZy52MS5Db25maWd1cmF0aW9uLkFwaVRva2VuSGFzaGVzRW50cnlCBODzGAwSMwoIc2V0dGluZ3MYCSABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5nc0IE4PMYAho1ChNBcGlUb2tlbkhhc2hlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_orbital_api_v1_capability, file_orbital_firewall_v1_firewall, file_orbital_interface_v1_interface, file_orbital_routing_v1_routing, file_orbital_system_v1_system, file_orbital_user_v1_user]);
+  fileDesc("CiVvcmJpdGFsL2NvbmZpZy92MS9jb25maWd1cmF0aW9uLnByb3RvEhFvcmJpdGFsLmNvbmZpZy52MSKABQoNQ29uZmlndXJhdGlvbhI5CgppbnRlcmZhY2VzGAEgAygLMh8ub3JiaXRhbC5pbnRlcmZhY2UudjEuSW50ZXJmYWNlQgTg8xgGEi8KBnJvdXRlcxgCIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUIE4PMYCBI3Cg5maXJld2FsbF9ydWxlcxgDIAMoCzIZLm9yYml0YWwuZmlyZXdhbGwudjEuUnVsZUIE4PMYChI5CgtwcmVmaXhfc2V0cxgEIAMoCzIeLm9yYml0YWwuZmlyZXdhbGwudjEuUHJlZml4U2V0QgTg8xgKEioKBXVzZXJzGAUgAygLMhUub3JiaXRhbC51c2VyLnYxLlVzZXJCBODzGAwSKgoFcm9sZXMYBiADKAsyFS5vcmJpdGFsLnVzZXIudjEuUm9sZUIE4PMYDBIzCgphcGlfdG9rZW5zGAcgAygLMhkub3JiaXRhbC51c2VyLnYxLkFwaVRva2VuQgTg8xgMElQKEGFwaV90b2tlbl9oYXNoZXMYCCADKAsyNC5vcmJpdGFsLmNvbmZpZy52MS5Db25maWd1cmF0aW9uLkFwaVRva2VuSGFzaGVzRW50cnlCBODzGAwSMwoIc2V0dGluZ3MYCSABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5nc0IE4PMYAhJACg9mYXN0X3BhdGhfbGlzdHMYCiADKAsyIS5vcmJpdGFsLmZpcmV3YWxsLnYxLkZhc3RQYXRoTGlzdEIE4PMYCho1ChNBcGlUb2tlbkhhc2hlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_orbital_api_v1_capability, file_orbital_firewall_v1_firewall, file_orbital_interface_v1_interface, file_orbital_routing_v1_routing, file_orbital_system_v1_system, file_orbital_user_v1_user]);
 
 /**
  * Everything configurable on the box. OUTPUT_ONLY fields of the embedded resources are never stored. Each
@@ -96,6 +96,13 @@ export type Configuration = Message<"orbital.config.v1.Configuration"> & {
    * @generated from field: orbital.system.v1.Settings settings = 9;
    */
   settings?: Settings | undefined;
+
+  /**
+   * Prefix sets attached to interfaces as XDP fast-path lists, in prefix-set name order.
+   *
+   * @generated from field: repeated orbital.firewall.v1.FastPathList fast_path_lists = 10;
+   */
+  fastPathLists: FastPathList[];
 };
 
 /**
