@@ -209,8 +209,7 @@ export class LinuxDataplane implements Dataplane {
       for (const l of config.fastPathLists) failures.push(new DataplaneError("this data plane has no XDP fast path", `fast_path_lists[${l.prefixSet}]`, "xdp", "EOPNOTSUPP", { backend: "xdp" }));
       return;
     }
-    const links = await this.links();
-    failures.push(...(await this.fastPath.apply(config, new Map(links.map((l) => [l.name, l])))));
+    failures.push(...(await this.fastPath.apply(config, async () => new Map((await this.links()).map((l) => [l.name, l])))));
   }
 
   private async applyVlans(config: Configuration, failures: DataplaneError[]): Promise<void> {

@@ -103,17 +103,19 @@ export class XdpFastPath {
   }
 
   /**
-   * Makes the kernel's fast path match `config` on the interfaces of `links` (by name). Returns every item it
-   * could not put in force (a refusal, or an absent interface: waitsForLink); throws BackendFault when there
-   * can be no fast path at all (no addon, no BPF, no bpffs, no permission).
+   * Makes the kernel's fast path match `config` on the kernel's interfaces (by name; `readLinks` is called
+   * only when there is a fast path to make or to remove). Returns every item it could not put in force (a
+   * refusal, or an absent interface: waitsForLink); throws BackendFault when there can be no fast path at all
+   * (no addon, no BPF, no bpffs, no permission).
    */
-  async apply(config: Configuration, links: ReadonlyMap<string, LinkInfo>): Promise<DataplaneError[]> {
+  async apply(config: Configuration, readLinks: () => Promise<ReadonlyMap<string, LinkInfo>>): Promise<DataplaneError[]> {
     this.wanted = interfaceLists(config);
     this.notInForce.clear();
     if (this.wanted.length === 0 && !this.somethingPinned()) {
       this.attached = new Map();
       return [];
     }
+    const links = await readLinks();
     const fp = this.open();
     const failures: DataplaneError[] = [];
     const pinnedLinks = new Map(fp.links().map((l) => [l.ifindex, l]));
