@@ -224,7 +224,7 @@ const ruleFlags: readonly FlagSpec[] = [
 
 const firewall: CommandSpec = {
   name: "firewall",
-  summary: "firewall rules and prefix sets",
+  summary: "firewall rules, prefix sets and the XDP fast path",
   children: [
     {
       name: "rule",
@@ -336,6 +336,47 @@ const firewall: CommandSpec = {
           ],
           flags: [{ name: "file", value: "FILE", complete: "files", help: "read prefixes from FILE (- for stdin)" }],
           examples: ["orbctl firewall set remove-entries bogons 192.0.2.0/24"],
+        },
+      ],
+    },
+    {
+      name: "fast-path",
+      summary: "prefix sets as XDP drop/allow lists on interfaces",
+      children: [
+        {
+          name: "list",
+          summary: "list the prefix sets attached to the fast path",
+          description: PAGE_NOTE,
+          handler: "firewallFastPath.list",
+          examples: ["orbctl firewall fast-path list"],
+        },
+        {
+          name: "attach",
+          summary: "attach a prefix set as a fast drop (or allow) list",
+          description: `Sources in the set are dropped in XDP, before the kernel's stack and nftables, on each --interface (natively where the driver can, else in generic mode); with --allow they are never dropped by the fast path. Replaces the set's earlier attachment. ${txNote}`,
+          handler: "firewallFastPath.attach",
+          mutation: true,
+          args: [{ name: "SET", help: "prefix set name", complete: "prefix-sets" }],
+          flags: [
+            { name: "interface", value: "IF", repeat: true, help: "kernel interface name; repeat for more (at most 64)" },
+            { name: "allow", help: "an allow list: wins over the drop lists of the interface" },
+          ],
+          examples: ["orbctl firewall fast-path attach blocklist --interface eth0 --interface eth1", "orbctl firewall fast-path attach partners --interface eth0 --allow"],
+        },
+        {
+          name: "detach",
+          summary: "detach a prefix set from the fast path (the set stays)",
+          description: `An interface left without a list loses the XDP program. ${txNote}`,
+          handler: "firewallFastPath.detach",
+          mutation: true,
+          args: [{ name: "SET", help: "prefix set name", complete: "prefix-sets" }],
+          examples: ["orbctl firewall fast-path detach blocklist"],
+        },
+        {
+          name: "show",
+          summary: "the fast path per interface: mode (native/generic) and counters",
+          handler: "firewallFastPath.show",
+          examples: ["orbctl firewall fast-path show", "orbctl firewall fast-path show -o json"],
         },
       ],
     },

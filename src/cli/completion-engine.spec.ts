@@ -15,7 +15,7 @@ const at = (line: string) => {
 describe("completion", () => {
   it("completes nouns and verbs", async () => {
     expect(await at("us")).toEqual(["user"]);
-    expect(await at("firewall ")).toEqual(["rule", "set"]);
+    expect(await at("firewall ")).toEqual(["fast-path", "rule", "set"]);
     expect(await at("config r")).toEqual(["rollback"]);
   });
 

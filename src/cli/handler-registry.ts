@@ -11,6 +11,7 @@ export const handlerModules: Record<string, () => Module> = {
   route: () => import("./commands/route-commands.js"),
   firewallRule: () => import("./commands/firewall-rule-commands.js"),
   firewallSet: () => import("./commands/firewall-set-commands.js"),
+  firewallFastPath: () => import("./commands/firewall-fast-path-commands.js"),
   user: () => import("./commands/user-commands.js"),
   role: () => import("./commands/role-commands.js"),
   token: () => import("./commands/token-commands.js"),

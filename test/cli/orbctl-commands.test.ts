@@ -249,6 +249,25 @@ describe("interfaces, routes and firewall, where the daemon implements them", ()
     await ok("firewall", "rule", "delete", "drop-bogons");
     await ok("firewall", "set", "delete", "bogons");
   });
+
+  it("attaches a prefix set as a fast-path drop list, shows it per interface, and detaches it", async (t) => {
+    if (!(await serving("orbital.firewall.v1.FirewallService"))) return t.skip();
+    await ok("firewall", "set", "add", "blocklist", "--family", "ipv4", "--prefix", "192.0.2.0/24", "--prefix", "198.51.100.0/24");
+    const missingIf = await run(["firewall", "fast-path", "attach", "blocklist"]);
+    expect(missingIf.code).toBe(2);
+    expect(await ok("firewall", "fast-path", "attach", "blocklist", "--interface", "eth0", "--interface", "eth1")).toMatch(/^fast-path drop list blocklist on eth0, eth1: revision \d+$/m);
+    expect(await ok("firewall", "fast-path", "list")).toMatch(/^blocklist\s+drop\s+eth0,eth1$/m);
+    // The sim data plane has no XDP: the interfaces are listed with their lists, not attached.
+    const show = await ok("firewall", "fast-path", "show");
+    expect(show).toMatch(/^eth0\s+not-attached\s+0\s+0 B\s+0\s+0\s+2\s+blocklist$/m);
+    expect(show).toMatch(/^eth1: not in force: simulated data plane$/m);
+    expect(await json("firewall", "fast-path", "show")).toMatchObject({ interfaces: [{ name: "eth0", mode: "FAST_PATH_MODE_NOT_ATTACHED", ipv4Entries: "2" }, { name: "eth1" }] });
+    const inUse = await run(["firewall", "set", "delete", "blocklist"]);
+    expect(inUse.stderr).toMatch(/fast-path list blocklist.*\[RESOURCE_IN_USE\]/);
+    expect(await ok("firewall", "fast-path", "detach", "blocklist")).toMatch(/^fast-path list blocklist detached: revision \d+$/m);
+    expect(await ok("firewall", "fast-path", "list")).not.toMatch(/blocklist/);
+    await ok("firewall", "set", "delete", "blocklist");
+  });
 });
 
 describe("call", () => {
