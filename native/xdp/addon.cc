@@ -3,7 +3,7 @@
 //
 //   new FastPath()
 //     .open(dir, objectFile)              { adopted, progId }: adopt the pins in dir, or load and pin
-//     .links()                            [{ ifindex, linkId, progId }] pinned in dir/links
+//     .links()                            [{ ifindex, pinned, linkId, progId }] pinned in dir/links
 //     .attach(ifindex)                    { native, nativeErrno? }: a pinned link, native or else generic
 //     .detach(ifindex)                    unpin its link, forget its lists and counters
 //     .takeOverLinks(oldDir)              [ifindex]: links of an older program moved onto this one
@@ -127,6 +127,7 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
     for (size_t i = 0; i < links.size(); i++) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("ifindex", Napi::Number::New(env, links[i].ifindex));
+      o.Set("pinned", Napi::Number::New(env, links[i].pinned));
       o.Set("linkId", Napi::Number::New(env, links[i].linkId));
       o.Set("progId", Napi::Number::New(env, links[i].progId));
       out.Set(static_cast<uint32_t>(i), o);

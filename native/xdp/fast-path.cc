@@ -147,7 +147,7 @@ Failure FastPath::Links(std::vector<LinkRecord>* out) const {
     const int err = errno;
     close(fd);
     if (rc != 0) return Fail(err, "read the info of " + path);
-    out->push_back(LinkRecord{info.xdp.ifindex, info.id, info.prog_id});
+    out->push_back(LinkRecord{info.xdp.ifindex, static_cast<uint32_t>(strtoul(name.c_str(), nullptr, 10)), info.id, info.prog_id});
   }
   return Ok();
 }

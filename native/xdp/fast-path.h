@@ -19,7 +19,10 @@ struct Failure {
 };
 
 struct LinkRecord {
+  /** The interface the link is attached to; 0 once that interface is gone (the link is defunct). */
   uint32_t ifindex;
+  /** The ifindex it was pinned under (links/<pinned>): what Detach takes. */
+  uint32_t pinned;
   uint32_t linkId;
   uint32_t progId;
 };

@@ -8,7 +8,10 @@ import type { Failpoints } from "../../failpoints.js";
 import { loadNativeAddon, nativeAddonDirs } from "../../native-addon.js";
 
 export interface PinnedLink {
+  /** The interface it is attached to; 0 once that interface is gone (a defunct link). */
   ifindex: number;
+  /** The ifindex it is pinned under (links/<pinned>), which detach() takes. */
+  pinned: number;
   linkId: number;
   progId: number;
 }

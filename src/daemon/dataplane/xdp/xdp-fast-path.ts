@@ -118,7 +118,9 @@ export class XdpFastPath {
     const links = await readLinks();
     const fp = this.open();
     const failures: DataplaneError[] = [];
-    const pinnedLinks = new Map(fp.links().map((l) => [l.ifindex, l]));
+    // A link whose interface went away is defunct: unpinned, so that the interface gets a new one if it is back.
+    for (const l of fp.links()) if (l.ifindex !== l.pinned) fp.detach(l.pinned);
+    const pinnedLinks = new Map(fp.links().map((l) => [l.pinned, l]));
     const digests = new Map(fp.digests().map((d) => [`${d.ifindex}/${d.family}`, d.digest]));
     const wantedIfindexes = new Set<number>();
     for (const lists of this.wanted) {
@@ -147,14 +149,14 @@ export class XdpFastPath {
       }
     }
     for (const l of fp.links()) {
-      if (wantedIfindexes.has(l.ifindex)) continue;
-      fp.detach(l.ifindex);
-      this.options.log.info({ ifindex: l.ifindex }, "XDP fast path detached");
+      if (wantedIfindexes.has(l.pinned)) continue;
+      fp.detach(l.pinned);
+      this.options.log.info({ ifindex: l.pinned }, "XDP fast path detached");
     }
     // Lists left without a link (an attach the kernel refused after they were filled) go too.
     for (const d of fp.digests()) if (!wantedIfindexes.has(d.ifindex)) fp.detach(d.ifindex);
     const names = new Map([...links.values()].map((l) => [l.ifindex, l.name]));
-    this.attached = new Map(fp.links().map((l) => [l.ifindex, names.get(l.ifindex) ?? `ifindex ${l.ifindex}`]));
+    this.attached = new Map(fp.links().map((l) => [l.pinned, names.get(l.pinned) ?? `ifindex ${l.pinned}`]));
     if (this.wanted.length === 0 && this.attached.size === 0) this.removeAll();
     return failures;
   }
