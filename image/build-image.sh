@@ -79,11 +79,12 @@ fi
 # ---- inputs: the Orbital binaries -------------------------------------------------------------------------
 sea=${ORBITAL_SEA_DIR:-$repo/dist/sea/$ARCH}
 supervise=${ORBITAL_SUPERVISE:-$repo/native/build/$ARCH/orbital-supervise}
-# The target's libmnl for the cross build of the rtnetlink addon: libmnl0 and libmnl-dev of DEBIAN_ARCH,
-# downloaded and unpacked, not installed (scripts/install-deps.sh says why), into build/cross/<arch>/sysroot.
+# The target's libmnl and libbpf for the cross build of the rtnetlink and xdp addons: libmnl0, libmnl-dev,
+# libbpf1, libbpf-dev and libbpf's own libraries (libelf1, zlib1g) of DEBIAN_ARCH, downloaded and unpacked,
+# not installed (scripts/install-deps.sh says why), into build/cross/<arch>/sysroot.
 cross_sysroot() {
   local dir=$repo/build/cross/$DEBIAN_ARCH p v want= get=()
-  for p in libmnl0 libmnl-dev; do
+  for p in libmnl0 libmnl-dev libbpf1 libbpf-dev libelf1 zlib1g; do
     v=$(apt-cache show --no-all-versions "$p$apt_arch" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
     [ -n "$v" ] || die "package $p$apt_arch is unknown to apt (apt-get update?)"
     want+="$p $v;" get+=("$p$apt_arch=$v")
@@ -104,7 +105,8 @@ if [ -z "${ORBITAL_SUPERVISE:-}" ] || [ -z "${ORBITAL_SEA_DIR:-}" ]; then
   if [ -n "$cross" ]; then
     sysroot=$(cross_sysroot)
     make -s -C native CC="${cross}gcc" CXX="${cross}g++" OUT="build/$ARCH" \
-      CXXFLAGS="-O2 -isystem $sysroot/usr/include" LDFLAGS="-L$sysroot/usr/lib/$ARCH-linux-gnu"
+      CXXFLAGS="-O2 -isystem $sysroot/usr/include" \
+      LDFLAGS="-L$sysroot/usr/lib/$ARCH-linux-gnu -Wl,-rpath-link,$sysroot/usr/lib/$ARCH-linux-gnu -Wl,-rpath-link,$sysroot/lib/$ARCH-linux-gnu"
   else
     make -s -C native
   fi

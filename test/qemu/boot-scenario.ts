@@ -2,7 +2,9 @@
 // board's built image with a throw-away disk, through UEFI firmware and the image's boot loader (slot A); boot to a serial login,
 // admin's orbctl shell (version, NICs), an address and a route
 // committed through orbctl and seen by the kernel (ip as root), kill -9 of orbitald with the supervisor restarting it and re-applying a
-// route deleted behind its back, the configuration across a reboot, poweroff ending QEMU with status 0.
+// route deleted behind its back, a prefix set attached as an XDP fast-path drop list to the guest's NIC eth0 (its counters move as slirp's
+// gateway answers, the program is pinned, detaching leaves nothing pinned), the configuration across a reboot, poweroff ending QEMU with
+// status 0.
 //
 // One VM at a time on this machine: TCG VMs are CPU-bound, and two at once on a 2-core machine would make each slower than both in a row
 // (and their boot times meaningless). Each board's file holds an flock on build/.qemu-vm.lock from starting QEMU until it is gone, so the
@@ -20,6 +22,10 @@ const ROUTE = "198.51.100.0/24"; // TEST-NET-2
 // An 802.1Q subinterface of eth1 (the guest's kernel has 8021q; the CI host's does not, so this is where it runs)
 const VLAN_ID = 100;
 const VLAN_ADDRESS = "203.0.113.1/24"; // TEST-NET-3
+// eth0 is on QEMU's user-mode network (slirp): its gateway 10.0.2.2 lives inside QEMU and answers ARP, ping and TCP (mapped to the host's
+// loopback), so packets from a source we can list arrive on eth0 without leaving the machine.
+const SLIRP_ADDRESS = "10.0.2.15/24";
+const SLIRP_GATEWAY = "10.0.2.2";
 const BOOT_MS = 600_000; // TCG on a busy 2-core machine
 const LOCK_WAIT_MS = 1_800_000; // the other board's whole scenario
 
@@ -176,6 +182,27 @@ export function bootScenario(board: Board): void {
       );
       expect(back).toMatch(new RegExp(`via ${GATEWAY.replace(/\./g, "\\.")} dev eth1 proto orbital`));
       expect(back.split("\n").pop()).not.toBe(before);
+    }, 300_000);
+
+    it("attaches a fast-path drop list to eth0: XDP drops what the listed source sends, its counters move, detach unpins it", async () => {
+      await root(`orbctl interface set eth0 --up --address ${SLIRP_ADDRESS}`);
+      await root(`orbctl firewall set add qemu-gateway --family ipv4 --prefix ${SLIRP_GATEWAY}/32`);
+      await root("orbctl firewall fast-path attach qemu-gateway --interface eth0");
+      expect(await root("ip -d link show dev eth0")).toMatch(/prog\/xdp(generic)? id \d+/);
+      expect(await root("ls /sys/fs/bpf/orbital/program-*/links")).toMatch(/^\d+$/m);
+      // The gateway's ARP replies pass (not IP); its ping and TCP answers come from a listed source and are dropped.
+      await con.sh(`ping -c 3 -W 1 ${SLIRP_GATEWAY}; nc -w 2 ${SLIRP_GATEWAY} 9 </dev/null`, { timeoutMs: 60_000 });
+      const status = JSON.parse(await root("orbctl firewall fast-path show -o json")) as {
+        interfaces: { name: string; mode: string; counters?: { droppedPackets?: string; passedPackets?: string } }[];
+      };
+      const eth0 = status.interfaces.find((i) => i.name === "eth0");
+      expect(eth0?.mode).toMatch(/^FAST_PATH_MODE_(NATIVE|GENERIC)$/);
+      expect(Number(eth0?.counters?.droppedPackets ?? 0)).toBeGreaterThan(0);
+      expect(Number(eth0?.counters?.passedPackets ?? 0)).toBeGreaterThan(0);
+      expect(await root("bpftool net show dev eth0")).toMatch(/eth0\(\d+\) (driver|generic) id \d+/);
+      await root("orbctl firewall fast-path detach qemu-gateway");
+      expect(await root("ip -d link show dev eth0")).not.toMatch(/prog\/xdp/);
+      expect(await root("ls -A /sys/fs/bpf")).toBe("");
     }, 300_000);
 
     it("keeps the configuration across a reboot", async () => {

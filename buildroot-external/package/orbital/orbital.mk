@@ -13,7 +13,8 @@ ORBITAL_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--include=/node_modules/node-api-headers/*** --include=/node_modules/node-addon-api/*** \
 	--exclude=/node_modules/* --exclude=/build --exclude=/native/build --exclude=/test --exclude=/bench
 ORBITAL_LICENSE = Proprietary (Orbital), MIT (Node.js, in the executable)
-ORBITAL_DEPENDENCIES = libmnl
+# host-clang compiles the XDP program (native/xdp/bpf) to BPF bytecode; libbpf is what the xdp addon links.
+ORBITAL_DEPENDENCIES = libmnl libbpf host-clang
 ORBITAL_INSTALL_STAGING = NO
 
 ifeq ($(BR2_x86_64),y)
@@ -35,7 +36,8 @@ endif
 define ORBITAL_BUILD_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D)/native OUT=$(ORBITAL_NATIVE_OUT) \
 		CC="$(TARGET_CC)" CXX="$(TARGET_CXX)" CFLAGS="$(TARGET_CFLAGS)" \
-		CXXFLAGS="$(TARGET_CXXFLAGS)" LDFLAGS="$(TARGET_LDFLAGS)"
+		CXXFLAGS="$(TARGET_CXXFLAGS)" LDFLAGS="$(TARGET_LDFLAGS)" \
+		CLANG="$(HOST_DIR)/bin/clang" BPF_INCLUDE="$(STAGING_DIR)/usr/include"
 endef
 
 # The same places board/common/post-build.sh uses for the offline image (it skips them here:
@@ -48,6 +50,7 @@ define ORBITAL_INSTALL_TARGET_CMDS
 	ln -sfn orbital $(TARGET_DIR)/usr/bin/orbctl
 	$(INSTALL) -d -m 0755 $(TARGET_DIR)/usr/lib/orbital $(TARGET_DIR)/usr/share
 	$(INSTALL) -m 0755 $(ORBITAL_NATIVE_OUT)/*.node $(TARGET_DIR)/usr/lib/orbital/
+	$(INSTALL) -m 0644 $(ORBITAL_NATIVE_OUT)/*.bpf.o $(TARGET_DIR)/usr/lib/orbital/
 	cp -a $(ORBITAL_SEA_DIR)/share/. $(TARGET_DIR)/usr/share/
 	$(INSTALL) -D -m 0755 $(ORBITAL_NATIVE_OUT)/orbital-supervise $(TARGET_DIR)/usr/sbin/orbital-supervise
 endef
