@@ -27,6 +27,7 @@ import { AddressFamily } from "../../src/gen/orbital/api/v1/ip_pb.js";
 import { Action, Chain, FastPathAction, FastPathMode, FirewallService } from "../../src/gen/orbital/firewall/v1/firewall_pb.js";
 import { ConfigService } from "../../src/gen/orbital/config/v1/config_pb.js";
 import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
+import { InterfaceService } from "../../src/gen/orbital/interface/v1/interface_pb.js";
 import { NATIVE_DIR, startDaemon, type RunningDaemon } from "../support/daemon.js";
 import { canUseNetns, Netns, vethPair } from "../support/netns.js";
 import { repoRoot } from "../../scripts/proto-image.js";
@@ -187,6 +188,12 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     expect(status.find((i) => i.name === "lo")?.mode).toBe(FastPathMode.GENERIC);
     expect(status.find((i) => i.name === "wan")?.mode).toBe(FastPathMode.NATIVE);
     expect(t.router.ip("-d", "link", "show", "lo")).toMatch(/xdpgeneric/);
+    // The same in each interface's own status (InterfaceService); an interface without a list says nothing.
+    const ifs = (await t.daemon.api(InterfaceService).listInterfaces({})).interfaces;
+    expect(Object.fromEntries(ifs.map((i) => [i.name, i.fastPathMode]))).toEqual({ lo: FastPathMode.GENERIC, wan: FastPathMode.NATIVE });
+    await fw.attachFastPathList({ fastPathList: { prefixSet: "blocked", action: FastPathAction.DROP, interfaces: ["wan"] } });
+    expect((await t.daemon.api(InterfaceService).getInterface({ name: "lo" })).interface?.fastPathMode).toBe(FastPathMode.UNSPECIFIED);
+    expect(t.router.ip("-d", "link", "show", "lo")).not.toMatch(/xdp/);
   }, 60_000);
 
   it("loads 1,000,000 prefixes through the bulk stream, and they take effect", async () => {

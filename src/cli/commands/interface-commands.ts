@@ -8,6 +8,7 @@ import {
   OperStateSchema,
   type Interface,
 } from "../../gen/orbital/interface/v1/interface_pb.js";
+import { FastPathModeSchema } from "../../gen/orbital/firewall/v1/firewall_pb.js";
 import type { Invocation } from "../argv-parser.js";
 import { UsageError } from "../cli-error.js";
 import type { Handler } from "../command-context.js";
@@ -35,6 +36,7 @@ function ifaceFields(i: Interface | undefined): [string, string][] {
     ["addresses", i.addresses.map((a) => a.cidr).join(", ") || "-"],
     ["kernel addresses", i.kernelAddresses.map((a) => a.cidr).join(", ") || "-"],
     ["configured", yesNo(i.configured)],
+    ...(i.fastPathMode ? [["xdp fast path", label(FastPathModeSchema, i.fastPathMode)] as [string, string]] : []),
     ...(c
       ? [
           ["rx", `${bytes(c.rxBytes)}, ${c.rxPackets} packets, ${c.rxErrors} errors, ${c.rxDropped} dropped`] as [string, string],

@@ -99,7 +99,8 @@ export class LinuxDataplane implements Dataplane {
   private readonly fastPath: XdpFastPath | undefined;
 
   async fastPathStatus(): Promise<FastPathInterfaceStatus[]> {
-    if (!this.fastPath) return [];
+    // Interface reads ask for it too: no extra dump of the links while there is no fast path.
+    if (!this.fastPath || this.fastPath.idle()) return [];
     const links = await this.links();
     return this.fastPath.status(new Map(links.map((l) => [l.name, l])));
   }

@@ -40,7 +40,8 @@ export function validateFastPathList(v: Violations, list: FastPathList, field: s
   });
 }
 
-const MODES: Record<FastPathInterfaceStatus["mode"], FastPathMode> = {
+/** The API's name for how the program runs on an interface (also the interface's fast_path_mode). */
+export const FAST_PATH_MODES: Record<FastPathInterfaceStatus["mode"], FastPathMode> = {
   native: FastPathMode.NATIVE,
   generic: FastPathMode.GENERIC,
   offload: FastPathMode.NATIVE,
@@ -83,7 +84,7 @@ export function fastPathHandlers(engine: ConfigEngine, dataplane: Dataplane): Fa
         interfaces: status.map((s) =>
           create(FastPathInterfaceSchema, {
             name: s.name,
-            mode: MODES[s.mode],
+            mode: FAST_PATH_MODES[s.mode],
             ...(s.counters ? { counters: create(FastPathCountersSchema, s.counters) } : {}),
             prefixSets: s.prefixSets,
             ipv4Entries: BigInt(s.ipv4Entries),

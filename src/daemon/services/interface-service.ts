@@ -1,9 +1,10 @@
 // Interface service: the kernel's links merged with their configuration (admin state, MTU, description,
-// addresses), VLAN subinterfaces, and a stream of kernel link events.
+// addresses) and the XDP fast path's mode on them, VLAN subinterfaces, and a stream of kernel link events.
 import { clone, create } from "@bufbuild/protobuf";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { InterfaceAddressSchema } from "../../gen/orbital/api/v1/ip_pb.js";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
+import { FastPathMode } from "../../gen/orbital/firewall/v1/firewall_pb.js";
 import {
 
   InterfaceCountersSchema,
@@ -24,6 +25,7 @@ import { applyFieldMask } from "../validation/field-mask.js";
 import { validateInterface } from "../validation/network-rules.js";
 import { paginate } from "../validation/pagination.js";
 import { Violations } from "../validation/violations.js";
+import { FAST_PATH_MODES } from "./fast-path-handlers.js";
 import { alreadyExists, inUse, notFound } from "./resource-errors.js";
 
 const operStates: Record<number, OperState> = { 1: OperState.NOT_PRESENT, 2: OperState.DOWN, 3: OperState.LOWER_LAYER_DOWN, 4: OperState.TESTING, 5: OperState.DORMANT, 6: OperState.UP };
@@ -36,7 +38,7 @@ function kindOf(link: LinkInfo): InterfaceKind {
 }
 
 /** The API view of one interface: configuration, overlaid with what the kernel reports. */
-function view(name: string, config: Configuration, links: LinkInfo[], addresses: AddressInfo[]): Interface | undefined {
+function view(name: string, config: Configuration, links: LinkInfo[], addresses: AddressInfo[], fastPath: ReadonlyMap<string, FastPathMode> = new Map()): Interface | undefined {
   const configured = config.interfaces.find((i) => i.name === name);
   const link = links.find((l) => l.name === name);
   if (!configured && !link) return undefined;
@@ -50,6 +52,7 @@ function view(name: string, config: Configuration, links: LinkInfo[], addresses:
     out.kernelMtu = link.mtu;
     out.kernelAddresses = addresses.filter((a) => a.ifindex === link.ifindex).map((a) => create(InterfaceAddressSchema, { cidr: `${a.address}/${a.prefixLength}` }));
     out.counters = create(InterfaceCountersSchema, link.stats);
+    out.fastPathMode = fastPath.get(name) ?? FastPathMode.UNSPECIFIED;
     if (!configured && link.vlanId !== undefined) {
       const parent = links.find((l) => l.ifindex === link.parentIndex);
       out.vlan = create(VlanSchema, { parent: parent?.name ?? "", vlanId: link.vlanId });
@@ -65,10 +68,12 @@ export function interfaceService(engine: ConfigEngine, dataplane: Dataplane): Se
     const [links, addresses] = await Promise.all([dataplane.links(), dataplane.addresses()]);
     return { links, addresses };
   };
+  /** Interface name -> how the fast path runs there, for those with a fast-path list. */
+  const fastPathModes = async () => new Map((await dataplane.fastPathStatus()).map((s) => [s.name, FAST_PATH_MODES[s.mode]]));
   const allViews = async (config: Configuration) => {
-    const { links, addresses } = await kernel();
+    const [{ links, addresses }, fastPath] = await Promise.all([kernel(), fastPathModes()]);
     const names = [...new Set([...links.map((l) => l.name), ...config.interfaces.map((i) => i.name)])].sort();
-    return names.map((n) => view(n, config, links, addresses)!);
+    return names.map((n) => view(n, config, links, addresses, fastPath)!);
   };
 
   return {
@@ -79,8 +84,8 @@ export function interfaceService(engine: ConfigEngine, dataplane: Dataplane): Se
     },
 
     async getInterface(req) {
-      const { links, addresses } = await kernel();
-      const i = view(req.name, engine.running, links, addresses);
+      const [{ links, addresses }, fastPath] = await Promise.all([kernel(), fastPathModes()]);
+      const i = view(req.name, engine.running, links, addresses, fastPath);
       if (!i) throw notFound("interface", req.name);
       return { interface: i };
     },

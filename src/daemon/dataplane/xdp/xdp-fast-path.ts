@@ -199,6 +199,11 @@ export class XdpFastPath {
     }
   }
 
+  /** Whether the last apply wanted no list and left nothing attached. */
+  idle(): boolean {
+    return this.wanted.length === 0 && this.attached.size === 0;
+  }
+
   /** Throws BackendFault unless the fast path can be had (addon, BPF object, bpffs, permission). */
   async probe(): Promise<void> {
     this.open();
