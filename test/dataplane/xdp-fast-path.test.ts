@@ -19,14 +19,14 @@
 // The drop list holds 198.51.100.0/24 and the allow list 198.51.100.9/32: BLOCKED is dropped in XDP (the
 // XDP dropped counter moves, seen-blocked does not), ALLOWED and OTHER reach nftables.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AddressFamily } from "../../src/gen/orbital/api/v1/ip_pb.js";
 import { Action, Chain, FastPathAction, FastPathMode, FirewallService } from "../../src/gen/orbital/firewall/v1/firewall_pb.js";
 import { ConfigService } from "../../src/gen/orbital/config/v1/config_pb.js";
-import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
+import { HealthStatus, SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
 import { InterfaceService } from "../../src/gen/orbital/interface/v1/interface_pb.js";
 import { NATIVE_DIR, startDaemon, type RunningDaemon } from "../support/daemon.js";
 import { canUseNetns, Netns, vethPair } from "../support/netns.js";
@@ -365,6 +365,36 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     // What the refused commit built is gone again: nothing of ours is attached or pinned for wan.
     expect(pins(t).filter((p) => p.includes("links/") && !p.endsWith("/"))).toEqual([]);
     t.router.run("ip", "link", "set", "dev", "wan", "xdp", "off");
+  }, 60_000);
+
+  it("pins it cannot read (something foreign under its links/) are a backend fault naming them; the drops in force go on, and it recovers once they are gone", async () => {
+    const t = await topology({ ORBITAL_RECONCILE_RETRY_MS: "500" });
+    await blocklists(t);
+    const progBefore = xdpProgOnWan(t)!;
+    const ours = readdirSync(t.pinRoot).find((n) => n.startsWith("program-"))!;
+    const foreign = path.join(t.pinRoot, ours, "links", "4242");
+    mkdirSync(foreign); // a directory is no BPF object: opening it as a pin is refused (EACCES)
+    const fw = t.daemon.api(FirewallService);
+    const err = await fw.updatePrefixSet({ prefixSet: { name: "blocked", prefixes: [{ cidr: `${OTHER}/32` }] }, updateMask: { paths: ["prefixes"] } }).then(
+      () => undefined,
+      (e: { reason?: string; metadata?: Record<string, string> }) => e,
+    );
+    expect(err?.reason).toBe("DATAPLANE_UNAVAILABLE");
+    expect(err?.metadata).toMatchObject({ backend: "xdp" });
+    expect(err?.metadata?.cause).toContain(foreign);
+    const health = await t.daemon.api(SystemService).getHealth({});
+    expect(health.backends.find((b) => b.name === "xdp")).toMatchObject({ status: HealthStatus.NOT_SERVING });
+    expect(health.backends.find((b) => b.name === "xdp")?.detail).toContain(foreign);
+    // The kernel keeps what was in force: the same program, still dropping the blocked source.
+    expect(xdpProgOnWan(t)).toBe(progBefore);
+    const dropped = pinnedDropped(t);
+    await send(t, BLOCKED, 2000, 300).done;
+    await until("drops", () => pinnedDropped(t) > dropped + 100);
+    expect(nftCounters(t)["seen-blocked"]).toBe(0);
+    // Once the foreign pin is gone, the reconciler puts the backend back in service.
+    rmdirSync(foreign);
+    await until("xdp healthy again", async () => (await t.daemon.api(SystemService).getHealth({})).backends.find((b) => b.name === "xdp")?.status === HealthStatus.SERVING, 20_000);
+    expect(xdpProgOnWan(t)).toBe(progBefore);
   }, 60_000);
 
   it("without a BPF file system the fast path is a backend fault (DATAPLANE_UNAVAILABLE xdp), and the rest serves", async () => {

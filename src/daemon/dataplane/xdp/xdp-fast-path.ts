@@ -109,6 +109,18 @@ export class XdpFastPath {
    * (no addon, no BPF, no bpffs, no permission).
    */
   async apply(config: Configuration, readLinks: () => Promise<ReadonlyMap<string, LinkInfo>>): Promise<DataplaneError[]> {
+    try {
+      return await this.reconcile(config, readLinks);
+    } catch (err) {
+      if (err instanceof BackendFault || err instanceof DataplaneError) throw err;
+      // An operation outside any one list failed (reading the pins, detaching): the backend as a whole.
+      const e = err as KernelError;
+      if (e.code === undefined) throw err;
+      throw new BackendFault("xdp", e.message, e.code);
+    }
+  }
+
+  private async reconcile(config: Configuration, readLinks: () => Promise<ReadonlyMap<string, LinkInfo>>): Promise<DataplaneError[]> {
     this.wanted = interfaceLists(config);
     this.notInForce.clear();
     if (this.wanted.length === 0 && !this.somethingPinned()) {
