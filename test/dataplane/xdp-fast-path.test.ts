@@ -196,6 +196,33 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     expect(t.router.ip("-d", "link", "show", "lo")).not.toMatch(/xdp/);
   }, 60_000);
 
+  it("is configuration like the rest: diffed, rolled back, and a confirmed commit not confirmed in time brings the list back", async () => {
+    const t = await topology();
+    await blocklists(t);
+    const config = t.daemon.api(ConfigService);
+    const fw = t.daemon.api(FirewallService);
+    const attachedAt = (await config.listRevisions({})).revisions[0]!.revision;
+    const tx = await config.begin({});
+    await fw.detachFastPathList({ prefixSet: "blocked", transactionId: tx.transaction!.id });
+    const diff = await config.diff({ transactionId: tx.transaction!.id });
+    expect(diff.changes.map((c) => c.path)).toEqual(["fast_path_lists[blocked]"]);
+    await config.commit({ transactionId: tx.transaction!.id, confirmTimeout: { seconds: 10n } });
+    expect((await xdpStatus(t))?.prefixSets).toEqual(["partners"]);
+    // Not confirmed: the automatic rollback puts the drop list back into the kernel.
+    await until("the automatic rollback", async () => (await xdpStatus(t))?.prefixSets.length === 2, 40_000);
+    const dropped = (await xdpStatus(t))!.counters!.droppedPackets;
+    await send(t, BLOCKED, 2000, 300).done;
+    await until("drops", async () => (await xdpStatus(t))!.counters!.droppedPackets > dropped + 100n);
+    expect(nftCounters(t)["seen-blocked"]).toBe(0);
+    // An explicit detach, then a rollback to the revision that had the list: attached again.
+    await fw.detachFastPathList({ prefixSet: "blocked" });
+    await fw.detachFastPathList({ prefixSet: "partners" });
+    expect(xdpProgOnWan(t)).toBeUndefined();
+    await config.rollback({ revision: attachedAt });
+    expect((await xdpStatus(t))?.mode).toBe(FastPathMode.NATIVE);
+    expect((await xdpStatus(t))?.prefixSets).toEqual(["blocked", "partners"]);
+  }, 120_000);
+
   it("loads 1,000,000 prefixes through the bulk stream, and they take effect", async () => {
     const t = await topology();
     const fw = t.daemon.api(FirewallService);
