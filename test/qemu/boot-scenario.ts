@@ -200,6 +200,7 @@ export function bootScenario(board: Board): void {
       expect(Number(eth0?.counters?.droppedPackets ?? 0)).toBeGreaterThan(0);
       expect(Number(eth0?.counters?.passedPackets ?? 0)).toBeGreaterThan(0);
       expect(await root("bpftool net show dev eth0")).toMatch(/eth0\(\d+\) (driver|generic) id \d+/);
+      expect(await root("orbctl interface show eth0")).toMatch(/^xdp fast path:?\s+(native|generic)$/m);
       await root("orbctl firewall fast-path detach qemu-gateway");
       expect(await root("ip -d link show dev eth0")).not.toMatch(/prog\/xdp/);
       expect(await root("ls -A /sys/fs/bpf")).toBe("");
