@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "../../src/client/client.js";
-import { createTransport, type Transport } from "../../src/client/transport.js";
+import { createTransport, type Protocol, type Transport } from "../../src/client/transport.js";
 import { repoRoot } from "../../scripts/proto-image.js";
 
 export const DAEMON_BUNDLE = path.join(repoRoot, "dist", "orbitald.mjs");
@@ -90,9 +90,9 @@ export class RunningDaemon {
 
   private readonly shared = new Map<DescService, unknown>();
 
-  /** A typed client as root (this test process), on its own connection. */
-  client<S extends DescService>(service: S, deadlineMs = 10_000): Client<S> {
-    const t = createTransport({ socketPath: this.socketPath, deadlineMs });
+  /** A typed client as root (this test process), on its own connection (the SDK's default protocol unless given). */
+  client<S extends DescService>(service: S, deadlineMs = 10_000, protocol?: Protocol): Client<S> {
+    const t = createTransport({ socketPath: this.socketPath, deadlineMs, ...(protocol ? { protocol } : {}) });
     this.transports.push(t);
     return createClient(service, t);
   }
