@@ -165,6 +165,18 @@ export interface CallAsOptions {
    * comes back as the error: it follows the headers at once.
    */
   streamWindowMs?: number;
+  /** The SDK protocol the child speaks; default the SDK's own (the fast path). */
+  protocol?: Protocol;
+}
+
+/** The environment of a child client: the SDK bundle, and the options' protocol and stream window. */
+function childEnv(options: CallAsOptions): NodeJS.ProcessEnv {
+  return {
+    ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE,
+    PATH: process.env.PATH,
+    ...(options.streamWindowMs !== undefined ? { ORBITAL_STREAM_WINDOW_MS: String(options.streamWindowMs) } : {}),
+    ...(options.protocol ? { ORBITAL_TRANSPORT: options.protocol } : {}),
+  };
 }
 
 export function callAs(socketPath: string, uid: number, method: string, request: unknown = {}, options: CallAsOptions = {}): Promise<CallResult> {
@@ -175,11 +187,7 @@ export function callAs(socketPath: string, uid: number, method: string, request:
       gid,
       cwd: "/",
       stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE,
-        PATH: process.env.PATH,
-        ...(options.streamWindowMs !== undefined ? { ORBITAL_STREAM_WINDOW_MS: String(options.streamWindowMs) } : {}),
-      },
+      env: childEnv(options),
     });
     let out = "";
     let err = "";
@@ -204,13 +212,13 @@ export interface CallSession {
 }
 
 /** Starts a child process running as `uid` (group "orbital") that keeps one connection to the daemon. */
-export function callSession(socketPath: string, uid: number): CallSession {
+export function callSession(socketPath: string, uid: number, options: CallAsOptions = {}): CallSession {
   const child = spawn(process.execPath, [path.join(repoRoot, "test", "support", "call-session.mjs"), socketPath], {
     uid,
     gid: orbitalGroup(),
     cwd: "/",
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE, PATH: process.env.PATH },
+    env: childEnv(options),
   });
   const waiting = new Map<number, { resolve: (r: CallResult) => void; reject: (e: Error) => void }>();
   let next = 0;
