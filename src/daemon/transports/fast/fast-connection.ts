@@ -50,6 +50,8 @@ class FastCall {
   unacked = 0;
   /** Request bytes consumed by the handler and not yet granted back. */
   consumed = 0;
+  /** Request messages received. */
+  received = 0;
   /** Response credit: bytes the client allows before its next WINDOW. */
   sendCredit: number;
   private creditWaiter: (() => void) | undefined;
@@ -68,6 +70,11 @@ class FastCall {
   deliver(message: unknown): void {
     this.inbox.push(message);
     this.wake();
+  }
+
+  /** Forgets the requests not taken yet: a handler that never returns must not keep them alive. */
+  dropInbox(): void {
+    this.inbox.length = 0;
   }
 
   closeInput(): void {
@@ -261,6 +268,11 @@ export class FastConnection {
     } catch (err) {
       return this.endCall(call, new OrbitalError({ reason: ErrorReason.MALFORMED_MESSAGE, message: `request is not a valid ${call.entry.method.input.typeName}: ${(err as Error).message}`, metadata: { method: call.entry.path } }));
     }
+    const kind = call.entry.method.methodKind;
+    if ((kind === "unary" || kind === "server_streaming") && call.received > 0) {
+      return this.endCall(call, new OrbitalError({ reason: ErrorReason.UNSUPPORTED, message: `${call.entry.method.name} takes exactly one request message`, metadata: { feature: "several request messages" } }));
+    }
+    call.received++;
     call.deliver({ message, bytes: f.payload.length });
     if (f.flags & END_STREAM) call.closeInput();
   }
@@ -429,6 +441,7 @@ export class FastConnection {
 
   private forget(call: FastCall): void {
     this.calls.delete(call.id);
+    call.dropInbox();
     call.wake();
     if (this.calls.size === 0) {
       if (this.goingAway) this.socket.end();

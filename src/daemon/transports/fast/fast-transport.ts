@@ -59,7 +59,8 @@ export class FastTransport {
       const [code, description] = this.stopping
         ? [GoawayCode.SHUTTING_DOWN, "the daemon is shutting down"]
         : [GoawayCode.TOO_MANY_CONNECTIONS, `uid ${uid} holds ${held} fast-path connections, the most allowed`];
-      socket.end(encodeFrame(FrameType.GOAWAY, 0, 0, toBinary(GoawaySchema, create(GoawaySchema, { code, description }))));
+      // Closed for good once the GOAWAY is out: a peer that never closes its end must not keep the fd.
+      socket.end(encodeFrame(FrameType.GOAWAY, 0, 0, toBinary(GoawaySchema, create(GoawaySchema, { code, description }))), () => socket.destroy());
       return;
     }
     this.perUid.set(uid, held + 1);
