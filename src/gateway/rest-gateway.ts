@@ -247,6 +247,7 @@ export class RestGateway {
     const { entry, binding } = route;
     let cancelCall: (() => void) | undefined;
     const call = pipeline.begin(entry, {
+      transport: "rest",
       traceparent,
       caller: auth.caller,
       refusedLog: { remote: req.socket.remoteAddress },

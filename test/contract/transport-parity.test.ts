@@ -362,8 +362,8 @@ describe("server streams over the fast path and as newline-delimited JSON", () =
 
   const metric = async (method: string) => {
     const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
-    const m = new RegExp(`^orbital_rpc_duration_seconds_count\\{method="${method.replace(/[.]/g, "\\.")}"\\} (\\d+)$`, "m").exec(await res.text());
-    return Number(m?.[1] ?? 0);
+    const series = new RegExp(`^orbital_rpc_duration_seconds_count\\{method="${method.replace(/[.]/g, "\\.")}",transport="\\w+"\\} (\\d+)$`, "gm");
+    return [...(await res.text()).matchAll(series)].reduce((n, m) => n + Number(m[1]), 0);
   };
 
   it("WatchInterfaces: the same snapshot as over gRPC, one {\"result\": …} per line", async () => {

@@ -136,6 +136,7 @@ export class GrpcServer {
     const parent = call.metadata.get("traceparent")[0];
     const conn = this.connections.byPeer(call.getPeer());
     return this.pipeline.begin(entry, {
+      transport: "grpc",
       traceparent: typeof parent === "string" ? parent : undefined,
       caller: conn && "uid" in conn.peer ? `uid:${conn.peer.uid}` : "unknown",
       refusedLog: { uid: conn && "uid" in conn.peer ? conn.peer.uid : undefined },

@@ -299,6 +299,7 @@ export class FastConnection {
   private begin(call: FastCall, traceparent: string | undefined, timeoutMs: number): void {
     const { pipeline } = this.deps;
     const started = pipeline.begin(call.entry, {
+      transport: "fast",
       traceparent,
       caller: "uid" in this.conn.peer ? `uid:${this.conn.peer.uid}` : "unknown",
       refusedLog: { uid: "uid" in this.conn.peer ? this.conn.peer.uid : undefined, transport: "fast" },
