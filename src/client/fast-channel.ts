@@ -33,6 +33,8 @@ class ClientCall {
   sendCredit: number;
   /** Bytes of messages taken by the consumer and not yet granted back. */
   private consumed = 0;
+  /** Set by a unary caller: events go straight to it instead of the queue (no async iteration per call). */
+  onEvent: ((e: Event) => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -45,6 +47,7 @@ class ClientCall {
 
   push(e: Event): void {
     if ("status" in e) this.done = true;
+    if (this.onEvent) return this.onEvent(e);
     this.events.push(e);
     this.notify();
   }
@@ -401,11 +404,28 @@ export class FastChannel implements CallChannel {
     }
   }
 
+  /** One request, one response: events straight to a promise, the common case made cheap. */
   async unary(method: DescMethod, request: Uint8Array, options: ChannelCallOptions): Promise<Uint8Array> {
-    let response: Uint8Array | undefined;
-    for await (const m of this.run(method, options, request, undefined)) response = m;
-    if (!response) throw localError(Code.INTERNAL, `${method.name} answered without a message`);
-    return response;
+    if (options.signal?.aborted) throw localError(Code.CANCELLED, "cancelled by the caller");
+    const conn = this.conn?.usable ? this.conn : await this.connection(options.deadline);
+    const call = conn.open(method, options, request);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let response: Uint8Array | undefined;
+      const timer = onDeadline(options.deadline, () => call.cancel(localError(Code.DEADLINE_EXCEEDED, `the deadline passed before ${method.name} answered`)));
+      const onAbort = () => call.cancel();
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      call.onEvent = (e) => {
+        if ("message" in e) {
+          response = e.message;
+          return;
+        }
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (e.status) reject(e.status);
+        else if (response) resolve(response);
+        else reject(localError(Code.INTERNAL, `${method.name} answered without a message`));
+      };
+    });
   }
 
   serverStream(method: DescMethod, request: Uint8Array, options: ChannelCallOptions): AsyncIterable<Uint8Array> {

@@ -57,6 +57,8 @@ class FastCall {
   private creditWaiter: (() => void) | undefined;
   cancel: (() => void) | undefined;
   active: ActiveCall | undefined;
+  /** A one-response call's HEADERS, held to go out in the same write as its answer. */
+  heldHeaders: Buffer | undefined;
   deadline: NodeJS.Timeout | undefined;
 
   constructor(
@@ -118,6 +120,7 @@ export class FastConnection {
   private idleTimer: NodeJS.Timeout | undefined;
   private goingAway = false;
   private closed = false;
+  private corked = false;
   private drainWaiters: (() => void)[] = [];
 
   constructor(
@@ -307,7 +310,13 @@ export class FastConnection {
         call.cancel = cancel;
         return () => (call.cancel = undefined);
       },
-      sendTraceparent: (tp) => this.write(encodeFrame(FrameType.HEADERS, 0, call.id, toBinary(CallHeadersSchema, create(CallHeadersSchema, { traceparent: tp })))),
+      sendTraceparent: (tp) => {
+        const headers = encodeFrame(FrameType.HEADERS, 0, call.id, toBinary(CallHeadersSchema, create(CallHeadersSchema, { traceparent: tp })));
+        // A stream's client wants its trace now; a one-response call gets it with the answer (one write).
+        const kind = call.entry.method.methodKind;
+        if (kind === "unary" || kind === "client_streaming") call.heldHeaders = headers;
+        else this.write(headers);
+      },
       authenticate: () => this.deps.authenticate(this.conn),
       admit: () => {
         if (this.conn.inFlight >= this.deps.limits.maxCallsInFlight) {
@@ -405,7 +414,14 @@ export class FastConnection {
     if (call.ended) return;
     const bytes = toBinary(call.entry.method.output as DescMessage, message as never);
     call.sendCredit -= bytes.length;
+    this.releaseHeaders(call);
     this.write(encodeFrame(FrameType.MESSAGE, 0, call.id, bytes));
+  }
+
+  private releaseHeaders(call: FastCall): void {
+    if (!call.heldHeaders) return;
+    this.write(call.heldHeaders);
+    call.heldHeaders = undefined;
   }
 
   /** A call refused before it began (no pipeline call exists for it). */
@@ -425,6 +441,7 @@ export class FastConnection {
     call.active?.done(err);
     call.ended = true;
     if (call.deadline) clearTimeout(call.deadline);
+    this.releaseHeaders(call);
     this.write(encodeFrame(FrameType.STATUS, 0, call.id, err ? encodeStatus(err) : OK_STATUS));
     if (err) call.cancel?.();
     this.forget(call);
@@ -452,8 +469,17 @@ export class FastConnection {
 
   // ----- writing and lifecycle
 
+  /** Queues a frame; the frames of one turn of the event loop leave in one write (cork until the next tick). */
   private write(bytes: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(bytes);
   }
 
