@@ -24,7 +24,7 @@ import type { InheritedSockets } from "./listeners/socket-activation.js";
 import { listenUnix } from "./listeners/unix-listener.js";
 import type { DaemonOptions } from "./options.js";
 import { CallPipeline } from "./rpc/call-pipeline.js";
-import { defaultLimits, GrpcServer, type GrpcLimits } from "./rpc/grpc-server.js";
+import { defaultLimits, GrpcServer, type GrpcLimits } from "./transports/grpc/grpc-server.js";
 import { ConnectionTable } from "./rpc/connections.js";
 import { ConnectionRouter } from "./listeners/connection-router.js";
 import { FastTransport } from "./transports/fast/fast-transport.js";
@@ -51,10 +51,10 @@ import { BackendHealth } from "./services/backend-health.js";
 import { dataplaneReads } from "./services/dataplane-reads.js";
 import { reportHandlerOutcome } from "./services/handler-health.js";
 import { buildInfo } from "./build-info.js";
-import { buildOpenApi } from "../gateway/openapi.js";
-import { RestEndpoint } from "../gateway/rest-endpoint.js";
-import { RestGateway, type RestLimits } from "../gateway/rest-gateway.js";
-import { TokenAuthenticator } from "../gateway/token-auth.js";
+import { buildOpenApi } from "./transports/rest/openapi.js";
+import { RestEndpoint } from "./transports/rest/rest-endpoint.js";
+import { RestGateway, type RestLimits } from "./transports/rest/rest-gateway.js";
+import { TokenAuthenticator } from "./transports/rest/token-auth.js";
 
 /** The OpenAPI document made by `npm run build` from the proto source (with its comments), when bundled. */
 declare const ORBITAL_OPENAPI: string | undefined;

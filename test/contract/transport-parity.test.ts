@@ -12,7 +12,7 @@ import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { apiServices } from "../../src/common/api-services.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { httpStatusFromCode } from "../../src/common/http-status.js";
-import { httpBindings } from "../../src/gateway/http-rules.js";
+import { httpBindings } from "../../src/daemon/transports/rest/http-rules.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
 import { enableRest, mintToken, restCall, statusParts } from "../support/rest.js";
 

@@ -7,15 +7,15 @@
 import type net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
-import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../common/errors.js";
-import type { Logger } from "../../common/logger.js";
-import type { Principal } from "../auth/principal.js";
-import type { CallContext } from "./call-context.js";
-import type { ActiveCall, CallPipeline, MethodEntry } from "./call-pipeline.js";
-import { connectionPrincipal, type ConnectionTable } from "./connections.js";
+import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
+import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../../common/errors.js";
+import type { Logger } from "../../../common/logger.js";
+import type { Principal } from "../../auth/principal.js";
+import type { CallContext } from "../../rpc/call-context.js";
+import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipeline.js";
+import { connectionPrincipal, type ConnectionTable } from "../../rpc/connections.js";
 import { installStatusShim } from "./grpc-status-shim.js";
-import type { ServiceRegistration } from "./service-impl.js";
+import type { ServiceRegistration } from "../../rpc/service-impl.js";
 
 export interface GrpcLimits {
   /** Largest request message accepted, bytes. */
