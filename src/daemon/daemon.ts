@@ -48,6 +48,7 @@ import { UserDirectory } from "./users/user-directory.js";
 import { KernelReconciler } from "./config/kernel-reconciler.js";
 import type { Failpoints } from "./failpoints.js";
 import { BackendHealth } from "./services/backend-health.js";
+import { reportDataPartition } from "./services/data-partition-health.js";
 import { dataplaneReads } from "./services/dataplane-reads.js";
 import { reportHandlerOutcome } from "./services/handler-health.js";
 import { buildInfo } from "./build-info.js";
@@ -126,6 +127,7 @@ export class Daemon {
     const env = deps.env ?? process.env;
     const health = new HealthState();
     const backendHealth = new BackendHealth(health);
+    reportDataPartition(health, log, env);
     const dataplane = createDataplane(opts.dataplane, { dataDir: opts.dataDir, log, failpoints: deps.failpoints, env });
     const store = new RevisionStore(opts.dataDir, log);
     const engine = await ConfigEngine.open({ store, ledger: new RevocationLedger(path.dirname(store.dir)), dataplane, backendHealth, log });
