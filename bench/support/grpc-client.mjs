@@ -24,7 +24,7 @@ if (mode === "sdk") {
   const service = sdk.apiServices.find((s) => s.typeName === serviceName);
   const method = service?.methods.find((m) => m.name === methodName);
   if (!method) throw new Error(`no method ${opts.method}`);
-  const transport = sdk.createTransport({ socketPath, deadlineMs: 30_000, protocol: opts.protocol ?? "fast" });
+  const transport = sdk.createTransport({ socketPath, deadlineMs: 30_000, transport: opts.protocol ?? "fast" });
   const client = sdk.createClient(service, transport);
   const fn = client[method.localName];
   call = () => fn({});

@@ -1,5 +1,5 @@
 // The connection to orbitald: one persistent connection over the Unix socket, speaking the fast path
-// (docs/fast-path.md) by default or gRPC when asked (`protocol: "grpc"`, or ORBITAL_TRANSPORT=grpc). Either
+// (docs/fast-path.md) by default or gRPC when asked (`transport: "grpc"`, or ORBITAL_TRANSPORT=grpc). Either
 // reconnects by itself, and calls wait for the daemon (waitForReady) until their deadline, so that a daemon
 // restart or a socket disruption shows up as latency, not as an error. grpc-js is loaded only for "grpc".
 import type { DescMethod } from "@bufbuild/protobuf";
@@ -16,8 +16,8 @@ export interface TransportOptions {
   socketPath?: string;
   /** Default deadline of every call, ms. */
   deadlineMs?: number;
-  /** Default: $ORBITAL_TRANSPORT, then "fast". */
-  protocol?: Protocol;
+  /** The protocol: "fast" (the fast path) or "grpc". Default: $ORBITAL_TRANSPORT, then "fast". */
+  transport?: Protocol;
 }
 
 export interface Transport {
@@ -77,7 +77,7 @@ class LazyGrpcChannel implements CallChannel {
 
 export function createTransport(opts: TransportOptions = {}): Transport {
   const socketPath = opts.socketPath ?? process.env.ORBITAL_SOCKET ?? DEFAULT_SOCKET;
-  const wanted = opts.protocol ?? process.env.ORBITAL_TRANSPORT;
+  const wanted = opts.transport ?? process.env.ORBITAL_TRANSPORT;
   if (wanted !== undefined && wanted !== "fast" && wanted !== "grpc") throw new TypeError(`transport protocol must be "fast" or "grpc", not "${wanted}"`);
   const protocol: Protocol = wanted ?? "fast";
   const channel = protocol === "fast" ? new FastChannel(socketPath) : new LazyGrpcChannel(socketPath);

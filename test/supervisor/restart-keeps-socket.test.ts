@@ -43,7 +43,7 @@ function startClients(socketPath: string) {
 
   const sdkLoop = (protocol: "fast" | "grpc") => {
     const outcomes: Outcome[] = [];
-    const transport = createTransport({ socketPath, deadlineMs: CALL_DEADLINE_MS, protocol });
+    const transport = createTransport({ socketPath, deadlineMs: CALL_DEADLINE_MS, transport: protocol });
     const system = createClient(SystemService, transport);
     const loop = (async () => {
       while (running) {

@@ -92,7 +92,7 @@ export class RunningDaemon {
 
   /** A typed client as root (this test process), on its own connection (the SDK's default protocol unless given). */
   client<S extends DescService>(service: S, deadlineMs = 10_000, protocol?: Protocol): Client<S> {
-    const t = createTransport({ socketPath: this.socketPath, deadlineMs, ...(protocol ? { protocol } : {}) });
+    const t = createTransport({ socketPath: this.socketPath, deadlineMs, ...(protocol ? { transport: protocol } : {}) });
     this.transports.push(t);
     return createClient(service, t);
   }
