@@ -15,6 +15,7 @@ import { GetVersionRequestSchema, SystemService } from "../../src/gen/orbital/sy
 import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { decodeStatus, isKnownReason } from "../../src/common/errors.js";
 import { encodeFrame, END_STREAM, FrameReader, FrameType, PREFACE, type Frame } from "../../src/common/fastpath/frame.js";
+import { defaultFastLimits } from "../../src/daemon/transports/fast/fast-transport.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
 
 const SEED = process.env.ORBITAL_FUZZ_SEED !== undefined ? Number(process.env.ORBITAL_FUZZ_SEED) >>> 0 : 0xfa57;
@@ -193,11 +194,11 @@ describe("fast-path fuzz", () => {
     const conns = Array.from({ length: IDLE_CONNECTIONS }, () => raw(d.socketPath));
     try {
       await new Promise((r) => setTimeout(r, 1500));
-      // At most 64 are served; the others got GOAWAY (and were closed), or were closed at accept once the
+      // At most 128 are served (defaultFastLimits); the others got GOAWAY (and were closed), or were closed at accept once the
       // daemon held its 256 connections.
       const served = conns.filter((c) => c.seen.hello && !c.seen.closed);
       const refused = conns.filter((c) => c.seen.goaway === GoawayCode.TOO_MANY_CONNECTIONS);
-      expect(served.length).toBeLessThanOrEqual(64);
+      expect(served.length).toBeLessThanOrEqual(defaultFastLimits.maxConnectionsPerUid);
       expect(refused.length).toBeGreaterThan(0);
       expect(conns.filter((c) => !c.seen.closed && !served.includes(c))).toEqual([]);
       rss.push(d.rssKiB());

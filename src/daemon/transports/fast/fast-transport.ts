@@ -25,7 +25,7 @@ export const defaultFastLimits: FastTransportLimits = {
   windowBytes: 1 << 20,
   idleTimeoutMs: 5 * 60_000,
   maxDeclarations: 1024,
-  maxConnectionsPerUid: 64,
+  maxConnectionsPerUid: 128,
 };
 
 export interface FastTransportDeps {
