@@ -6,10 +6,12 @@
 //   grpc-js      a minimal grpc-js server (connection injector, identity serializers, no pipeline) and a
 //                plain grpc-js client: the cost of grpc-js + node:http2 alone
 //   orbitald     the real daemon (dist/orbitald.mjs), called through the SDK (dist/client.mjs) from a separate
-//                client process over one persistent connection: SystemService.GetVersion, UserService.WhoAmI
+//                client process over one persistent connection, over the fast path (the SDK's default,
+//                docs/fast-path.md) and over gRPC: SystemService.GetVersion, UserService.WhoAmI
 // Mixed pairs (node:http2 client → grpc-js server or orbitald; bare grpc-js client → orbitald) separate the
 // cost of each side. Sequential runs (one call in flight) give p50/p99 latency and calls/s; concurrent runs
-// (16 in flight) give throughput. Scenarios are interleaved over several rounds, and each figure is the median over the rounds, so
+// (16 in flight) give throughput. The main scenarios also run pinned: client on CPU 0, server (every thread) on
+// CPU 1, so that the two never compete for a core. Scenarios are interleaved over several rounds, and each figure is the median over the rounds, so
 // that a noisy neighbour hits every scenario alike. Besides wall time, each client reports the CPU µs per call
 // of itself and of the server (from /proc), which noise disturbs far less than latency.
 //
@@ -33,11 +35,13 @@ import {
   benchDir,
   clientBundle,
   distDir,
+  allCpus,
   ensureBuild,
   fmtRate,
   fmtRatio,
   fmtUs,
   median,
+  pinProcess,
   runJsonChild,
   startDaemon,
   startServer,
@@ -118,23 +122,27 @@ async function measure() {
   const h2Opts = { mode: "http2", socket: path.join(tmp.dir, "h2.sock"), ...echo, serverPid: h2.pid };
   const floorOpts = { mode: "bare", socket: path.join(tmp.dir, "floor.sock"), ...echo, serverPid: floor.pid };
   const h2FloorOpts = { mode: "http2", socket: path.join(tmp.dir, "floor.sock"), ...echo, serverPid: floor.pid };
-  const sdk = (method) => ({ mode: "sdk", socket: daemon.socketPath, clientBundle, method, serverPid: daemon.pid });
+  const sdk = (method, protocol = "fast") => ({ mode: "sdk", protocol, socket: daemon.socketPath, clientBundle, method, serverPid: daemon.pid });
   const lean = (mode, method) => ({ mode, socket: daemon.socketPath, path: `/${method}`, request: "", serverPid: daemon.pid });
 
-  /** Scenarios in the order each round runs them. */
-  const scenarios = [
-    { id: "raw", label: "raw UDS ping-pong", script: RAW_CLIENT, opts: { ...rawOpts, ...seq } },
+  /** Scenarios in the order each round runs them; `pinned` ones run client and server on separate CPUs. */
+  const base = [
+    { id: "raw", label: "raw UDS ping-pong", script: RAW_CLIENT, opts: { ...rawOpts, ...seq }, pin: true },
     { id: "h2", label: "node:http2 floor (no gRPC library)", script: GRPC_CLIENT, opts: { ...h2Opts, ...seq } },
-    { id: "floor", label: "grpc-js floor (bare client, minimal server)", script: GRPC_CLIENT, opts: { ...floorOpts, ...seq } },
+    { id: "floor", label: "grpc-js floor (bare client, minimal server)", script: GRPC_CLIENT, opts: { ...floorOpts, ...seq }, pin: true },
     { id: "floorH2", label: "grpc-js minimal server, node:http2 client", script: GRPC_CLIENT, opts: { ...h2FloorOpts, ...seq } },
-    { id: "getVersion", label: "orbitald GetVersion (SDK)", script: GRPC_CLIENT, opts: { ...sdk(GET_VERSION), ...seq } },
-    { id: "whoAmI", label: "orbitald WhoAmI (SDK)", script: GRPC_CLIENT, opts: { ...sdk(WHO_AM_I), ...seq } },
+    { id: "getVersion", label: "orbitald GetVersion (SDK, fast path)", script: GRPC_CLIENT, opts: { ...sdk(GET_VERSION), ...seq }, pin: true },
+    { id: "getVersionGrpc", label: "orbitald GetVersion (SDK, gRPC)", script: GRPC_CLIENT, opts: { ...sdk(GET_VERSION, "grpc"), ...seq }, pin: true },
+    { id: "whoAmI", label: "orbitald WhoAmI (SDK, fast path)", script: GRPC_CLIENT, opts: { ...sdk(WHO_AM_I), ...seq } },
+    { id: "whoAmIGrpc", label: "orbitald WhoAmI (SDK, gRPC)", script: GRPC_CLIENT, opts: { ...sdk(WHO_AM_I, "grpc"), ...seq } },
     { id: "whoAmIBare", label: "orbitald WhoAmI, bare grpc-js client", script: GRPC_CLIENT, opts: { ...lean("bare", WHO_AM_I), ...seq } },
     { id: "whoAmIH2", label: "orbitald WhoAmI, node:http2 client", script: GRPC_CLIENT, opts: { ...lean("http2", WHO_AM_I), ...seq } },
-    { id: "rawConc", label: `raw UDS, ${CONC} in flight`, script: RAW_CLIENT, opts: { ...rawOpts, ...conc } },
+    { id: "rawConc", label: `raw UDS, ${CONC} in flight`, script: RAW_CLIENT, opts: { ...rawOpts, ...conc }, pin: true },
     { id: "floorConc", label: `grpc-js floor, ${CONC} in flight`, script: GRPC_CLIENT, opts: { ...floorOpts, ...conc } },
-    { id: "getVersionConc", label: `orbitald GetVersion (SDK), ${CONC} in flight`, script: GRPC_CLIENT, opts: { ...sdk(GET_VERSION), ...conc } },
+    { id: "getVersionConc", label: `orbitald GetVersion (SDK, fast path), ${CONC} in flight`, script: GRPC_CLIENT, opts: { ...sdk(GET_VERSION), ...conc }, pin: true },
+    { id: "getVersionGrpcConc", label: `orbitald GetVersion (SDK, gRPC), ${CONC} in flight`, script: GRPC_CLIENT, opts: { ...sdk(GET_VERSION, "grpc"), ...conc }, pin: true },
   ];
+  const scenarios = [...base, ...base.filter((s) => s.pin).map((s) => ({ ...s, id: `${s.id}Pinned`, label: `${s.label}, pinned`, pinned: true }))];
   const results = Object.fromEntries(scenarios.map((s) => [s.id, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of scenarios) {
@@ -143,7 +151,9 @@ async function measure() {
       let best;
       for (let attempt = 0; attempt <= RETRIES; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, 1000));
-        const r = await runJsonChild(s.script, [JSON.stringify(s.opts)]);
+        // Pinned: the server's every thread on CPU 1, the client on CPU 0; otherwise both anywhere.
+        pinProcess(s.opts.serverPid, s.pinned ? "1" : allCpus());
+        const r = await runJsonChild(s.script, [JSON.stringify(s.opts)], s.pinned ? { cpus: "0" } : {});
         log(`round ${round}/${ROUNDS}: ${s.label}: p50 ${fmtUs(r.p50)}, other load ${r.otherCores.toFixed(2)} cores`);
         if (!best || r.otherCores < best.otherCores) best = r;
         if (r.otherCores <= QUIET) break;
@@ -176,31 +186,40 @@ async function measure() {
   if (noisy > QUIET) console.log(`note: other processes kept up to ${noisy.toFixed(2)} cores busy during some samples; treat those figures with care.`);
 
   const ratios = [
-    ["orbitald GetVersion p50 / raw p50", ratio("getVersion", "raw", "p50")],
-    ["orbitald GetVersion p99 / raw p99", ratio("getVersion", "raw", "p99")],
-    ["orbitald WhoAmI p50 / raw p50", ratio("whoAmI", "raw", "p50")],
-    ["orbitald WhoAmI p99 / raw p99", ratio("whoAmI", "raw", "p99")],
+    ["fast path: orbitald GetVersion p50 / raw p50", ratio("getVersion", "raw", "p50")],
+    ["fast path: orbitald GetVersion p50 / raw p50, pinned", ratio("getVersionPinned", "rawPinned", "p50")],
+    ["fast path: orbitald GetVersion p99 / raw p99", ratio("getVersion", "raw", "p99")],
+    ["fast path: orbitald WhoAmI p50 / raw p50", ratio("whoAmI", "raw", "p50")],
+    ["gRPC: orbitald GetVersion p50 / raw p50", ratio("getVersionGrpc", "raw", "p50")],
+    ["gRPC: orbitald GetVersion p50 / raw p50, pinned", ratio("getVersionGrpcPinned", "rawPinned", "p50")],
+    ["gRPC: orbitald WhoAmI p50 / raw p50", ratio("whoAmIGrpc", "raw", "p50")],
+    ["gRPC p50 / fast path p50, GetVersion", ratio("getVersionGrpc", "getVersion", "p50")],
+    [`fast path / gRPC calls/s, ${CONC} in flight`, ratio("getVersionConc", "getVersionGrpcConc", "perSec")],
+    [`fast path / gRPC calls/s, ${CONC} in flight, pinned`, ratio("getVersionConcPinned", "getVersionGrpcConcPinned", "perSec")],
+    ["daemon CPU per call: fast path / gRPC (GetVersion, pinned)", ratio("getVersionPinned", "getVersionGrpcPinned", "serverCpuUsPerCall")],
     ["node:http2 floor p50 / raw p50", ratio("h2", "raw", "p50")],
     ["grpc-js floor p50 / raw p50", ratio("floor", "raw", "p50")],
     ["grpc-js floor p99 / raw p99", ratio("floor", "raw", "p99")],
     ["grpc-js floor p50 / node:http2 floor p50", ratio("floor", "h2", "p50")],
-    ["orbitald WhoAmI (SDK) p50 / grpc-js floor p50", ratio("whoAmI", "floor", "p50")],
+    ["orbitald WhoAmI (SDK, gRPC) p50 / grpc-js floor p50", ratio("whoAmIGrpc", "floor", "p50")],
     ["orbitald WhoAmI (node:http2 client) p50 / grpc-js server (node:http2 client) p50", ratio("whoAmIH2", "floorH2", "p50")],
-    ["orbitald WhoAmI p50: SDK / bare grpc-js client", ratio("whoAmI", "whoAmIBare", "p50")],
+    ["orbitald WhoAmI p50: SDK over gRPC / bare grpc-js client", ratio("whoAmIGrpc", "whoAmIBare", "p50")],
     ["orbitald GetVersion calls/s / raw round trips/s, sequential", ratio("getVersion", "raw", "perSec")],
     [`orbitald GetVersion calls/s / raw round trips/s, ${CONC} in flight`, ratio("getVersionConc", "rawConc", "perSec")],
     [`orbitald GetVersion calls/s / grpc-js floor calls/s, ${CONC} in flight`, ratio("getVersionConc", "floorConc", "perSec")],
   ];
   console.log(`\n${table(["ratio (per round, median over rounds)", "value"], ratios.map(([k, v]) => [k, fmtRatio(v)]), "lr")}`);
   console.log(
-    `\ntarget of the issue: orbitald p50 within 1.5x of the raw floor; measured ${fmtRatio(ratio("getVersion", "raw", "p50"))} (GetVersion), ` +
-      `${fmtRatio(ratio("whoAmI", "raw", "p50"))} (WhoAmI); node:http2 alone is ${fmtRatio(ratio("h2", "raw", "p50"))}, grpc-js alone ${fmtRatio(ratio("floor", "raw", "p50"))}.`,
+    `\ntargets: fast-path unary p50 <= 1.5x raw: measured ${fmtRatio(ratio("getVersion", "raw", "p50"))} (GetVersion), ${fmtRatio(ratio("getVersionPinned", "rawPinned", "p50"))} pinned, ` +
+      `${fmtRatio(ratio("whoAmI", "raw", "p50"))} (WhoAmI); ${CONC}-in-flight throughput >= 5x orbitald over gRPC: ${fmtRatio(ratio("getVersionConc", "getVersionGrpcConc", "perSec"))}, ` +
+      `${fmtRatio(ratio("getVersionConcPinned", "getVersionGrpcConcPinned", "perSec"))} pinned; daemon CPU per call halved: ${fmtRatio(ratio("getVersionPinned", "getVersionGrpcPinned", "serverCpuUsPerCall"))} of gRPC's. ` +
+      `(node:http2 alone is ${fmtRatio(ratio("h2", "raw", "p50"))} of raw, grpc-js alone ${fmtRatio(ratio("floor", "raw", "p50"))}.)`,
   );
 
   // CPU per call of each side (medians): the differences isolate the layers.
   const cpu = (id) => `${med(id, "clientCpuUsPerCall").toFixed(0)} + ${med(id, "serverCpuUsPerCall").toFixed(0)}`;
   console.log("\nCPU µs per call, client + server:");
-  for (const s of scenarios.filter((x) => !x.id.endsWith("Conc"))) console.log(`  ${s.label.padEnd(46)} ${cpu(s.id)}`);
+  for (const s of scenarios.filter((x) => !x.id.includes("Conc"))) console.log(`  ${s.label.padEnd(56)} ${cpu(s.id)}`);
 
   appendResults(
     args.json,
@@ -210,8 +229,8 @@ async function measure() {
       p50Us: med(s.id, "p50"),
       p99Us: med(s.id, "p99"),
       perSec: med(s.id, "perSec"),
-      ratio: s.id === "raw" || s.id === "rawConc" ? 1 : s.id.endsWith("Conc") ? ratio(s.id, "rawConc", "perSec") : ratio(s.id, "raw", "p50"),
-      ratioOf: s.id.endsWith("Conc") ? "calls/s vs raw" : "p50 vs raw",
+      ratio: ratio(s.id, `${s.id.includes("Conc") ? "rawConc" : "raw"}${s.pinned ? "Pinned" : ""}`, s.id.includes("Conc") ? "perSec" : "p50"),
+      ratioOf: `${s.id.includes("Conc") ? "calls/s" : "p50"} vs raw${s.pinned ? " (pinned)" : ""}`,
     })),
     { rounds: results, ratios: Object.fromEntries(ratios) },
   );

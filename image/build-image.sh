@@ -326,7 +326,7 @@ log "mksquashfs ($(du -sh "$rootfs" | cut -f1) staged)"
 # (mksquashfs refuses SOURCE_DATE_EPOCH next to explicit times: the options say the same.)
 env -u SOURCE_DATE_EPOCH mksquashfs "$rootfs" "$work/input/rootfs.squashfs" "${squash_args[@]}" >/dev/null
 
-# ---- initramfs: BusyBox, the storage modules, /init ------------------------------------------------------
+# ---- initramfs: BusyBox, the storage modules, /init, find-partition --------------------------------------
 initramfs=$work/initramfs
 mkdir -p "$initramfs"/{bin,sbin,etc,proc,sys,dev,newroot,lib}
 cp -a "$rootfs/usr/bin/busybox" "$initramfs/bin/busybox"
@@ -337,6 +337,7 @@ done
 install_modules "$initramfs" $INITRD_MODULES
 for m in $INITRD_MODULES; do echo "$m"; done >"$initramfs/etc/modules"
 install -m 0755 board/common/initramfs/init "$initramfs/init"
+install -m 0755 overlay/usr/lib/orbital/find-partition "$initramfs/bin/find-partition"
 find "$initramfs" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$initramfs" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --reproducible --quiet) |
   xz --check=crc32 -9 -T1 >"$work/input/initrd.img"

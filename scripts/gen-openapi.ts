@@ -6,7 +6,7 @@ import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { getComments } from "@bufbuild/protoplugin";
 import { apiServices } from "../src/common/api-services.js";
-import { buildOpenApi } from "../src/gateway/openapi.js";
+import { buildOpenApi } from "../src/daemon/transports/rest/openapi.js";
 import { loadProtoImage, repoRoot } from "./proto-image.js";
 
 const image = loadProtoImage();

@@ -1,9 +1,9 @@
 // Shared pieces of the benchmarks: latency statistics, table formatting, child processes that report one JSON
 // line, temp dirs, and where the built bundles are. Plain ESM, no compile step, no dependencies.
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -55,10 +55,14 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Runs `node script args…`, resolves with the JSON of the last stdout line; rejects on a non-zero exit. */
-export function runJsonChild(script, args = [], { nodeArgs = [], env = {}, cwd } = {}) {
+/**
+ * Runs `node script args…`, resolves with the JSON of the last stdout line; rejects on a non-zero exit. With
+ * `cpus` ("0"), the child runs on those CPUs only (taskset).
+ */
+export function runJsonChild(script, args = [], { nodeArgs = [], env = {}, cwd, cpus } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    const argv = [...nodeArgs, script, ...args];
+    const child = spawn(cpus ? "taskset" : process.execPath, cpus ? ["-c", cpus, process.execPath, ...argv] : argv, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...env },
       ...(cwd ? { cwd } : {}),
@@ -113,6 +117,14 @@ export async function startServer(cmd, args, { env = {}, socketPath, readyLine =
     },
   };
 }
+
+/** Moves every thread of process `pid` onto `cpus` ("1", or "0-1" for all of them again). */
+export function pinProcess(pid, cpus) {
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+}
+
+/** Every CPU of this machine, as taskset names them. */
+export const allCpus = () => `0-${availableParallelism() - 1}`;
 
 function accepts(socketPath) {
   return new Promise((resolve) => {

@@ -1,7 +1,8 @@
 // Client process of the gRPC measurements: unary calls over one persistent connection, sequentially (one in
 // flight) or with `concurrency` in flight, timed with process.hrtime around each call.
 //   mode "sdk":  the Orbital SDK bundle (createTransport + createClient) calling orbitald `method`, e.g.
-//                "orbital.system.v1.SystemService/GetVersion" — what an orbctl or a UI backend pays.
+//                "orbital.system.v1.SystemService/GetVersion", over `protocol` ("fast", the default, or "grpc")
+//                — what an orbctl or a UI backend pays.
 //   mode "bare": a plain grpc-js Client with identity (de)serializers calling `path` with the bytes `request`
 //                (hex), no deadline, no metadata — the grpc-js client floor, against the floor server or orbitald.
 //   mode "http2": node:http2 alone, gRPC's wire shape (POST, 5-byte message prefix, trailers), no gRPC library
@@ -23,7 +24,7 @@ if (mode === "sdk") {
   const service = sdk.apiServices.find((s) => s.typeName === serviceName);
   const method = service?.methods.find((m) => m.name === methodName);
   if (!method) throw new Error(`no method ${opts.method}`);
-  const transport = sdk.createTransport({ socketPath, deadlineMs: 30_000 });
+  const transport = sdk.createTransport({ socketPath, deadlineMs: 30_000, transport: opts.protocol ?? "fast" });
   const client = sdk.createClient(service, transport);
   const fn = client[method.localName];
   call = () => fn({});

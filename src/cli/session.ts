@@ -12,9 +12,6 @@ import { runState } from "./run-state.js";
 /** Default deadline of a call, waiting for the daemon included. */
 export const DEFAULT_DEADLINE_MS = 10_000;
 
-/** grpc-js connectivity state READY. */
-const READY = 2;
-
 export function socketPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   return flag ?? env.ORBITAL_SOCKET ?? DEFAULT_SOCKET;
 }
@@ -68,12 +65,14 @@ export class Session {
 
   /** Starts connecting now (the first call would otherwise start it), so that set-up overlaps other work. */
   connect(): void {
-    this.transport().channel.getChannel().getConnectivityState(true);
+    this.transport()
+      .channel.waitForReady(Date.now() + this.deadlineMs)
+      .catch(() => undefined); // the first call reports what went wrong
   }
 
   /** Whether the connection is up right now. */
   connected(): boolean {
-    return this.current?.channel.getChannel().getConnectivityState(false) === READY;
+    return this.current?.channel.connected() ?? false;
   }
 
   /**
@@ -84,7 +83,7 @@ export class Session {
     const channel = this.transport().channel;
     await new Promise<void>((resolve, reject) => {
       signal?.addEventListener("abort", () => reject(new CliError("interrupted", ExitCode.FAILURE, "CANCELLED")), { once: true });
-      channel.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(err) : resolve()));
+      channel.waitForReady(Date.now() + deadlineMs).then(resolve, reject);
     }).catch(async (err: unknown) => {
       if (err instanceof CliError) throw err;
       throw await this.unreachable();

@@ -1,7 +1,7 @@
 // Typed clients for the API services, generated at run time from the service descriptors: unary calls return
-// promises, server streams async iterables, client streams take an iterable of requests. Failures are thrown
-// as OrbitalError with code, reason, metadata, field violations and the trace id.
-import * as grpc from "@grpc/grpc-js";
+// promises, server streams async iterables, client streams take an iterable of requests. Messages are
+// encoded here and carried by the transport's channel (fast path or gRPC); failures are thrown as
+// OrbitalError with code, reason, metadata, field violations and the trace id.
 import {
   create,
   fromBinary,
@@ -13,7 +13,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { decodeStatus, STATUS_DETAILS_KEY, type OrbitalError } from "../common/errors.js";
+import type { ChannelCallOptions } from "./call-channel.js";
 import type { Transport } from "./transport.js";
 
 export interface CallOptions {
@@ -40,98 +40,36 @@ export type ClientMethod<M> = M extends { methodKind: "unary" }
 
 export type Client<S> = S extends GenService<infer T extends GenServiceMethods> ? { [K in keyof T]: ClientMethod<T[K]> } : never;
 
-/** The OrbitalError carried by a grpc-js ServiceError. */
-export function errorFromGrpc(err: grpc.ServiceError): OrbitalError {
-  const details = err.metadata?.get(STATUS_DETAILS_KEY)[0];
-  return decodeStatus(err.code as number, err.details, typeof details === "string" ? Buffer.from(details) : details);
+function channelOptions(transport: Transport, options: CallOptions | undefined): ChannelCallOptions {
+  return {
+    deadline: Date.now() + (options?.deadlineMs ?? transport.deadlineMs),
+    traceparent: options?.traceparent,
+    onTrace: options?.onTrace,
+    signal: options?.signal,
+  };
 }
 
-function metadataFor(options: CallOptions | undefined): grpc.Metadata {
-  // Wait for the daemon instead of failing fast while it restarts; the deadline bounds the wait.
-  const md = new grpc.Metadata({ waitForReady: true });
-  if (options?.traceparent) md.set("traceparent", options.traceparent);
-  return md;
+async function* encoded(requests: Requests<unknown>, schema: DescMessage): AsyncIterable<Uint8Array> {
+  for await (const r of requests as AsyncIterable<unknown>) yield toBinary(schema, create(schema, r as never));
 }
 
-function callOptions(transport: Transport, options: CallOptions | undefined): grpc.CallOptions {
-  return { deadline: Date.now() + (options?.deadlineMs ?? transport.deadlineMs) };
-}
-
-function reportTrace(call: grpc.Call, options: CallOptions | undefined): void {
-  if (!options?.onTrace) return;
-  call.on("metadata", (md: grpc.Metadata) => {
-    const tp = md.get("traceparent")[0];
-    if (typeof tp === "string") options.onTrace!(tp.split("-")[1] ?? "");
-  });
-}
-
-function cancelOnAbort(call: grpc.Call, signal: AbortSignal | undefined): void {
-  signal?.addEventListener("abort", () => call.cancel(), { once: true });
-}
-
-/** Adapts grpc-js's event stream to an async iterable that throws OrbitalError. */
-async function* readStream<T>(stream: grpc.ClientReadableStream<T>): AsyncIterable<T> {
-  try {
-    for await (const item of stream) yield item as T;
-  } catch (err) {
-    throw "code" in (err as object) ? errorFromGrpc(err as grpc.ServiceError) : err;
-  } finally {
-    stream.cancel();
-  }
-}
-
-async function pump<T>(requests: Requests<T>, sink: grpc.ClientWritableStream<Uint8Array>, schema: DescMessage): Promise<void> {
-  try {
-    for await (const r of requests as AsyncIterable<T>) {
-      if (!sink.write(toBinary(schema, create(schema, r as never)))) await new Promise((res) => sink.once("drain", res));
-    }
-    sink.end();
-  } catch (err) {
-    sink.cancel();
-    throw err;
-  }
+async function* decoded(responses: AsyncIterable<Uint8Array>, schema: DescMessage): AsyncIterable<unknown> {
+  for await (const bytes of responses) yield fromBinary(schema, bytes);
 }
 
 function methodCaller(transport: Transport, method: DescMethod) {
-  const path = `/${method.parent.typeName}/${method.name}`;
-  const serialize = (m: unknown) => Buffer.from(toBinary(method.input, m as never));
-  const deserialize = (b: Buffer) => fromBinary(method.output, b);
   const ch = transport.channel;
+  const request = (r: unknown) => toBinary(method.input, create(method.input, r as never));
+  const response = (b: Uint8Array) => fromBinary(method.output, b);
   switch (method.methodKind) {
     case "unary":
-      return (request: unknown, options?: CallOptions) =>
-        new Promise((resolve, reject) => {
-          const call = ch.makeUnaryRequest(path, serialize, deserialize, create(method.input, request as never), metadataFor(options), callOptions(transport, options), (err, res) =>
-            err ? reject(errorFromGrpc(err)) : resolve(res),
-          );
-          reportTrace(call, options);
-          cancelOnAbort(call, options?.signal);
-        });
+      return async (r: unknown, options?: CallOptions) => response(await ch.unary(method, request(r), channelOptions(transport, options)));
     case "server_streaming":
-      return (request: unknown, options?: CallOptions) => {
-        const call = ch.makeServerStreamRequest(path, serialize, deserialize, create(method.input, request as never), metadataFor(options), callOptions(transport, options));
-        reportTrace(call, options);
-        cancelOnAbort(call, options?.signal);
-        return readStream(call);
-      };
+      return (r: unknown, options?: CallOptions) => decoded(ch.serverStream(method, request(r), channelOptions(transport, options)), method.output);
     case "client_streaming":
-      return (requests: Requests<unknown>, options?: CallOptions) =>
-        new Promise((resolve, reject) => {
-          const call = ch.makeClientStreamRequest(path, (b: Uint8Array) => Buffer.from(b), deserialize, metadataFor(options), callOptions(transport, options), (err, res) =>
-            err ? reject(errorFromGrpc(err)) : resolve(res),
-          );
-          reportTrace(call, options);
-          cancelOnAbort(call, options?.signal);
-          pump(requests, call, method.input).catch(reject);
-        });
+      return async (rs: Requests<unknown>, options?: CallOptions) => response(await ch.clientStream(method, encoded(rs, method.input), channelOptions(transport, options)));
     case "bidi_streaming":
-      return (requests: Requests<unknown>, options?: CallOptions) => {
-        const call = ch.makeBidiStreamRequest(path, (b: Uint8Array) => Buffer.from(b), deserialize, metadataFor(options), callOptions(transport, options));
-        reportTrace(call, options);
-        cancelOnAbort(call, options?.signal);
-        void pump(requests, call, method.input).catch(() => call.cancel());
-        return readStream(call);
-      };
+      return (rs: Requests<unknown>, options?: CallOptions) => decoded(ch.bidiStream(method, encoded(rs, method.input), channelOptions(transport, options)), method.output);
   }
 }
 

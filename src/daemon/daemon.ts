@@ -18,13 +18,16 @@ import { apiServices } from "../common/api-services.js";
 import type { Logger } from "../common/logger.js";
 import { Metrics } from "../common/metrics.js";
 import type { Dataplane } from "./dataplane/dataplane.js";
-import type { PeerCredentialReader } from "./auth/peer-credentials.js";
+import type { PeerCredentialReader, PeerCredentials } from "./auth/peer-credentials.js";
 import { principalFromPeer } from "./auth/principal.js";
 import type { InheritedSockets } from "./listeners/socket-activation.js";
 import { listenUnix } from "./listeners/unix-listener.js";
 import type { DaemonOptions } from "./options.js";
 import { CallPipeline } from "./rpc/call-pipeline.js";
-import { GrpcServer, type GrpcLimits } from "./rpc/grpc-server.js";
+import { defaultLimits, GrpcServer, type GrpcLimits } from "./transports/grpc/grpc-server.js";
+import { ConnectionTable } from "./rpc/connections.js";
+import { ConnectionRouter } from "./listeners/connection-router.js";
+import { FastTransport } from "./transports/fast/fast-transport.js";
 import type { AnyServiceImpl } from "./rpc/service-impl.js";
 import { grpcHealthService } from "./services/grpc-health-service.js";
 import { HealthState } from "./services/health-state.js";
@@ -45,14 +48,15 @@ import { UserDirectory } from "./users/user-directory.js";
 import { KernelReconciler } from "./config/kernel-reconciler.js";
 import type { Failpoints } from "./failpoints.js";
 import { BackendHealth } from "./services/backend-health.js";
+import { reportDataPartition } from "./services/data-partition-health.js";
 import { dataplaneReads } from "./services/dataplane-reads.js";
 import { fastPathMetricLines } from "./services/fast-path-metrics.js";
 import { reportHandlerOutcome } from "./services/handler-health.js";
 import { buildInfo } from "./build-info.js";
-import { buildOpenApi } from "../gateway/openapi.js";
-import { RestEndpoint } from "../gateway/rest-endpoint.js";
-import { RestGateway, type RestLimits } from "../gateway/rest-gateway.js";
-import { TokenAuthenticator } from "../gateway/token-auth.js";
+import { buildOpenApi } from "./transports/rest/openapi.js";
+import { RestEndpoint } from "./transports/rest/rest-endpoint.js";
+import { RestGateway, type RestLimits } from "./transports/rest/rest-gateway.js";
+import { TokenAuthenticator } from "./transports/rest/token-auth.js";
 
 /** The OpenAPI document made by `npm run build` from the proto source (with its comments), when bundled. */
 declare const ORBITAL_OPENAPI: string | undefined;
@@ -96,18 +100,27 @@ export interface DaemonDeps {
 /** Capability for reading health and reflection, whose protos are gRPC's and declare none. */
 const DISCOVERY_CAPABILITY = "system.read";
 
+/** What a running daemon is made of, for stop(). */
+interface DaemonParts {
+  pipeline: CallPipeline;
+  router: ConnectionRouter;
+  grpc: GrpcServer;
+  fast: FastTransport;
+  rest: RestEndpoint;
+  unsubscribe: () => void;
+  health: HealthState;
+  engine: ConfigEngine;
+  audit: AuditLog;
+  dataplane: Dataplane;
+  reconciler: KernelReconciler;
+}
+
 export class Daemon {
-  private constructor(
-    private readonly pipeline: CallPipeline,
-    private readonly grpc: GrpcServer,
-    private readonly rest: RestEndpoint,
-    private readonly unsubscribe: () => void,
-    readonly health: HealthState,
-    private readonly engine: ConfigEngine,
-    private readonly audit: AuditLog,
-    private readonly dataplane: Dataplane,
-    private readonly reconciler: KernelReconciler,
-  ) {}
+  readonly health: HealthState;
+
+  private constructor(private readonly parts: DaemonParts) {
+    this.health = parts.health;
+  }
 
   static async start(opts: DaemonOptions, deps: DaemonDeps): Promise<Daemon> {
     const { log } = deps;
@@ -115,6 +128,7 @@ export class Daemon {
     const env = deps.env ?? process.env;
     const health = new HealthState();
     const backendHealth = new BackendHealth(health);
+    reportDataPartition(health, log, env);
     const dataplane = createDataplane(opts.dataplane, { dataDir: opts.dataDir, log, failpoints: deps.failpoints, env });
     const store = new RevisionStore(opts.dataDir, log);
     const engine = await ConfigEngine.open({ store, ledger: new RevocationLedger(path.dirname(store.dir)), dataplane, backendHealth, log });
@@ -132,12 +146,17 @@ export class Daemon {
       ...(handlerTimeoutMs ? { handlerTimeoutMs } : {}),
       onHandlerOutcome: (entry, failure) => reportHandlerOutcome(health, entry, failure),
     });
-    const grpc = new GrpcServer({
+    const connections = new ConnectionTable();
+    const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users);
+    const grpc = new GrpcServer({ log, pipeline, connections, authenticatePeer, ...(deps.limits ? { limits: deps.limits } : {}) });
+    const fast = new FastTransport({ log, pipeline, authenticatePeer });
+    const router = new ConnectionRouter({
       log,
-      pipeline,
       peerCredentials: deps.peerCredentials,
-      authenticatePeer: (peer) => principalFromPeer(peer, users),
-      ...(deps.limits ? { limits: deps.limits } : {}),
+      connections,
+      grpc,
+      fast,
+      maxConnections: deps.limits?.maxConnections ?? defaultLimits.maxConnections,
     });
     if (!deps.peerCredentials.available) {
       log.error({ cause: deps.peerCredentials.cause }, "peer credentials unavailable: every call will be refused");
@@ -166,7 +185,7 @@ export class Daemon {
     grpc.addService({ service: ReflectionV1Alpha, impl: reflection, capability: DISCOVERY_CAPABILITY });
 
     const listener = net.createServer({ pauseOnConnect: false });
-    grpc.attach(listener);
+    router.attach(listener);
     await listenUnix(listener, {
       socketPath: opts.socketPath,
       ...(deps.inherited.api !== undefined ? { fd: deps.inherited.api } : {}),
@@ -188,17 +207,19 @@ export class Daemon {
       { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: engine.revision.toString() },
       "orbitald serving",
     );
-    return new Daemon(pipeline, grpc, rest, unsubscribe, health, engine, audit, dataplane, reconciler);
+    return new Daemon({ pipeline, router, grpc, fast, rest, unsubscribe, health, engine, audit, dataplane, reconciler });
   }
 
   /** Stops accepting, drains calls in flight for up to `graceMs`, then closes everything. */
   async stop(graceMs: number): Promise<void> {
-    this.unsubscribe();
-    this.reconciler.stop();
-    // Both transports stop accepting at once and share one drain of the calls in flight.
-    await Promise.all([this.grpc.stop(graceMs), this.rest.stop(this.pipeline.drain(graceMs))]);
-    this.engine.close();
-    this.dataplane.close();
-    this.audit.close();
+    const { unsubscribe, reconciler, router, grpc, fast, rest, pipeline, engine, dataplane, audit } = this.parts;
+    unsubscribe();
+    reconciler.stop();
+    // Every transport stops accepting at once and they share one drain of the calls in flight.
+    router.stopAccepting();
+    await Promise.all([grpc.stop(graceMs), fast.stop(graceMs), rest.stop(pipeline.drain(graceMs))]);
+    engine.close();
+    dataplane.close();
+    audit.close();
   }
 }

@@ -3,34 +3,19 @@
 // value sticks, and orbital.mk's make variables are named after the package (scripts/check-br-external.py). The check
 // can fail: copies of the tree with a misspelt symbol, an unmet dependency or a misnamed variable are rejected, naming it.
 // Topology: none; python3 with Debian's python3-kconfiglib on this machine.
-import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../qemu/serial-console.mjs";
+import { EditedCopies, runCheck } from "../support/edited-copies.js";
 
 const script = path.join(repoRoot, "scripts", "check-br-external.py");
 const tree = path.join(repoRoot, "buildroot-external");
-const scratch = mkdtempSync(path.join(os.tmpdir(), "br-external-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const copies = new EditedCopies("br-external-");
+afterAll(() => copies.remove());
 
-function check(dir: string) {
-  const r = spawnSync("python3", [script, dir], { encoding: "utf8" });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
+const check = (dir: string) => runCheck(script, dir);
 /** A copy of the tree with one file edited. */
-function broken(name: string, file: string, edit: (text: string) => string): string {
-  const dir = path.join(scratch, name);
-  cpSync(tree, dir, { recursive: true });
-  const f = path.join(dir, file);
-  const before = readFileSync(f, "utf8");
-  const after = edit(before);
-  expect(after, `the edit of ${file} changed nothing`).not.toBe(before);
-  writeFileSync(f, after);
-  return dir;
-}
+const broken = (name: string, file: string, edit: (text: string) => string) => copies.make(name, { ".": tree }, file, edit);
 
 describe("buildroot-external", () => {
   it("passes the static check", () => {

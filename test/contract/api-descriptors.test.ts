@@ -11,7 +11,7 @@ import { apiServices } from "../../src/common/api-services.js";
 import { builtinRoleCapabilities, capabilityCatalogue, requiredCapability, sectionWriteCapability } from "../../src/common/capabilities.js";
 import { configSections } from "../../src/daemon/config/section-authorization.js";
 import { reasonCatalogue } from "../../src/common/error-reasons.js";
-import { parsePathTemplate, templatesOverlap } from "../../src/gateway/path-template.js";
+import { parsePathTemplate, templatesOverlap } from "../../src/daemon/transports/rest/path-template.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";

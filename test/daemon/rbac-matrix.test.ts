@@ -1,6 +1,8 @@
-// Proves: every RPC of every API service is authorized exactly by the capability its proto declares: a role without it gets
-// PERMISSION_DENIED/CAPABILITY_MISSING {capability, principal, role}, a role with it is never refused, an unmapped uid is UNAUTHENTICATED.
-// Topology: one daemon; users per built-in role plus a custom role, each call from a child process under that uid (8 at a time).
+// Proves: every RPC of every API service is authorized exactly by the capability its proto declares, over both of the socket's
+// protocols (gRPC and the fast path) alike: a role without it gets PERMISSION_DENIED/CAPABILITY_MISSING {capability, principal,
+// role}, a role with it is never refused, an unmapped uid is UNAUTHENTICATED.
+// Topology: one daemon; users per built-in role plus a custom role; per user and protocol one child process under that uid with
+// one connection (callSession), all of them at once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { BuiltinRole } from "../../src/gen/orbital/api/v1/capability_pb.js";
@@ -10,14 +12,15 @@ import { apiServices } from "../../src/common/api-services.js";
 import { builtinRoleCapabilities, requiredCapability } from "../../src/common/capabilities.js";
 import { reasonByWire } from "../../src/common/error-reasons.js";
 import type { OrbitalError } from "../../src/common/errors.js";
-import { callAs, startDaemon, type CallResult, type RunningDaemon } from "../support/daemon.js";
+import type { Protocol } from "../../src/client/transport.js";
+import { callAs, callSession, startDaemon, type CallResult, type RunningDaemon } from "../support/daemon.js";
 
 // grpc.health.v1.Health and grpc.reflection are not in apiServices (they are gRPC's protos, served with a
 // fixed capability); callAs cannot name them, so the matrix covers the API services only.
 const CUSTOM_ROLE = "route-reader";
 const CUSTOM_CAPS = ["routing.read", "session.read"];
 const UNMAPPED_UID = 3199;
-const CONCURRENCY = 8;
+const PROTOCOLS: Protocol[] = ["fast", "grpc"];
 /** Watch* streams never end by themselves: an accepted stream is cancelled after this and counts as allowed. */
 const STREAM_WINDOW_MS = 500;
 
@@ -43,25 +46,12 @@ const shortName = (m: DescMethod) => `${m.parent.name}/${m.name}`;
 /** The empty request: `{}`, or the empty stream for client-streaming RPCs (see test/support/call-json.mjs). */
 const emptyRequest = (m: DescMethod) => (m.methodKind === "client_streaming" ? [] : {});
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 let d: RunningDaemon;
 let revisionBefore: bigint;
 /** Services GetHealth reports NOT_SERVING: every RPC of theirs must answer SERVICE_NOT_IMPLEMENTED when allowed. */
 let notServing: Set<string>;
 const results = new Map<string, CallResult>();
-const key = (uid: number, m: DescMethod) => `${uid} ${pathOf(m)}`;
+const key = (uid: number, m: DescMethod, protocol: Protocol) => `${protocol} ${uid} ${pathOf(m)}`;
 
 beforeAll(async () => {
   d = await startDaemon();
@@ -72,16 +62,25 @@ beforeAll(async () => {
   revisionBefore = health.activeRevision;
   notServing = new Set(health.services.filter((s) => s.status === HealthStatus.NOT_SERVING).map((s) => s.service));
 
-  const calls = [...rows.flatMap((r) => methods.map((m) => ({ uid: r.uid, m }))), ...sample.map((m) => ({ uid: UNMAPPED_UID, m }))];
-  await mapLimit(calls, CONCURRENCY, async ({ uid, m }) => {
-    results.set(key(uid, m), await callAs(d.socketPath, uid, pathOf(m), emptyRequest(m), { streamWindowMs: STREAM_WINDOW_MS }));
-  });
+  const callers = [...rows.map((r) => ({ uid: r.uid, ms: methods })), { uid: UNMAPPED_UID, ms: sample }];
+  await Promise.all(
+    callers.flatMap(({ uid, ms }) =>
+      PROTOCOLS.map(async (protocol) => {
+        const session = callSession(d.socketPath, uid, { protocol, streamWindowMs: STREAM_WINDOW_MS });
+        try {
+          for (const m of ms) results.set(key(uid, m, protocol), await session.call(pathOf(m), emptyRequest(m)));
+        } finally {
+          await session.close();
+        }
+      }),
+    ),
+  );
 }, 180_000);
 afterAll(() => d.cleanup());
 
-function resultOf(uid: number, m: DescMethod): CallResult {
-  const r = results.get(key(uid, m));
-  if (!r) throw new Error(`no result for uid ${uid} ${pathOf(m)}`);
+function resultOf(uid: number, m: DescMethod, protocol: Protocol): CallResult {
+  const r = results.get(key(uid, m, protocol));
+  if (!r) throw new Error(`no result for uid ${uid} ${pathOf(m)} over ${protocol}`);
   return r;
 }
 
@@ -93,11 +92,11 @@ function expectStructured(e: NonNullable<CallResult["error"]>): void {
   expect(e.traceId).toMatch(/^[0-9a-f]{32}$/);
 }
 
-describe.each(rows)("role $role (user $user, uid $uid)", (row) => {
+describe.each(PROTOCOLS.flatMap((protocol) => rows.map((row) => ({ ...row, protocol, row }))))("over $protocol: role $role (user $user, uid $uid)", ({ row, protocol }) => {
   it.each(methods.map((m) => ({ rpc: shortName(m), m, cap: requiredCapability(m) ?? "(none)", verdict: row.caps.has(requiredCapability(m) ?? "") ? "allowed" : "denied" })))(
     "$rpc needs $cap: $verdict",
     ({ m, cap, verdict }) => {
-      const r = resultOf(row.uid, m);
+      const r = resultOf(row.uid, m, protocol);
       if (verdict === "denied") {
         expect(r.ok, JSON.stringify(r)).toBe(false);
         expect(r.error).toMatchObject({ code: 7, reason: "CAPABILITY_MISSING" });
@@ -123,8 +122,8 @@ describe(`unmapped uid ${UNMAPPED_UID} (a sample: every service, every RPC kind)
     expect(new Set(sample.map((m) => m.methodKind))).toEqual(new Set(methods.map((m) => m.methodKind)));
   });
 
-  it.each(sample.map((m) => ({ rpc: shortName(m), m })))("$rpc ($m.methodKind): UNAUTHENTICATED/UNKNOWN_PEER", ({ m }) => {
-    const r = resultOf(UNMAPPED_UID, m);
+  it.each(PROTOCOLS.flatMap((protocol) => sample.map((m) => ({ rpc: shortName(m), m, protocol }))))("over $protocol: $rpc ($m.methodKind): UNAUTHENTICATED/UNKNOWN_PEER", ({ m, protocol }) => {
+    const r = resultOf(UNMAPPED_UID, m, protocol);
     expect(r.ok).toBe(false);
     expect(r.error).toMatchObject({ code: 16, reason: "UNKNOWN_PEER", metadata: { uid: String(UNMAPPED_UID) } });
     expectStructured(r.error!);
@@ -132,16 +131,30 @@ describe(`unmapped uid ${UNMAPPED_UID} (a sample: every service, every RPC kind)
 });
 
 describe("authorization does not change behaviour", () => {
-  it("gives every holder of an RPC's capability the same outcome for the same request", () => {
+  it("gives every holder of an RPC's capability the same outcome for the same request, over either protocol", () => {
     const differing: string[] = [];
     for (const m of methods) {
-      const outcomes = rows
-        .filter((r) => r.caps.has(requiredCapability(m) ?? ""))
-        .map((r) => {
-          const res = resultOf(r.uid, m);
-          return `${r.role}: ${res.ok ? (res.open ? "OK, stream open" : "OK") : `${res.error!.code} ${res.error!.reason}`}`;
-        });
+      const outcomes = PROTOCOLS.flatMap((protocol) =>
+        rows
+          .filter((r) => r.caps.has(requiredCapability(m) ?? ""))
+          .map((r) => {
+            const res = resultOf(r.uid, m, protocol);
+            return `${protocol} ${r.role}: ${res.ok ? (res.open ? "OK, stream open" : "OK") : `${res.error!.code} ${res.error!.reason}`}`;
+          }),
+      );
       if (new Set(outcomes.map((o) => o.slice(o.indexOf(":")))).size > 1) differing.push(`${pathOf(m)} → ${outcomes.join(", ")}`);
+    }
+    expect(differing).toEqual([]);
+  });
+
+  it("refuses every call the same way over either protocol", () => {
+    const differing: string[] = [];
+    for (const r of rows) {
+      for (const m of methods) {
+        const [fast, grpc] = PROTOCOLS.map((p) => resultOf(r.uid, m, p));
+        const shape = (x: CallResult) => (x.ok ? "OK" : JSON.stringify({ code: x.error!.code, reason: x.error!.reason, metadata: x.error!.metadata }));
+        if (shape(fast!) !== shape(grpc!)) differing.push(`${r.user} ${pathOf(m)}: fast ${shape(fast!)} vs grpc ${shape(grpc!)}`);
+      }
     }
     expect(differing).toEqual([]);
   });

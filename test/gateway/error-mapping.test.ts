@@ -10,7 +10,7 @@ import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { reasonCatalogue } from "../../src/common/error-reasons.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { httpStatusFromCode } from "../../src/common/http-status.js";
-import { httpStatusOf } from "../../src/gateway/rest-gateway.js";
+import { httpStatusOf } from "../../src/daemon/transports/rest/rest-gateway.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
 import { enableRest, mintToken, rest, restCall, statusParts, type RestResponse } from "../support/rest.js";
 

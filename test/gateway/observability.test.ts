@@ -133,45 +133,52 @@ const seriesKey = (s: Sample) => `${s.name}{${Object.entries(s.labels).sort().ma
 const countersOf = (samples: Sample[]) => new Map(samples.filter((s) => s.name === "orbital_rpc_calls_total" || s.name === "orbital_rpc_duration_seconds_count").map((s) => [seriesKey(s), s.value]));
 
 describe("metrics", () => {
-  it("serves valid Prometheus text with a well-formed histogram per method", async () => {
+  it("serves valid Prometheus text with a well-formed histogram per method and transport", async () => {
     const { types, samples } = await scrape();
     expect(types.get("orbital_rpc_calls_total")).toBe("counter");
     expect(types.get("orbital_rpc_duration_seconds")).toBe("histogram");
-    const methods = new Set(samples.filter((s) => s.name === "orbital_rpc_duration_seconds_count").map((s) => s.labels.method!));
-    expect(methods.size).toBeGreaterThan(0);
-    for (const method of methods) {
-      const buckets = samples.filter((s) => s.name === "orbital_rpc_duration_seconds_bucket" && s.labels.method === method);
+    const series = new Set(samples.filter((s) => s.name === "orbital_rpc_duration_seconds_count").map((s) => `${s.labels.method} ${s.labels.transport}`));
+    expect(series.size).toBeGreaterThan(0);
+    for (const key of series) {
+      const [method, transport] = key.split(" ");
+      expect(["grpc", "fast", "rest"]).toContain(transport);
+      const buckets = samples.filter((s) => s.name === "orbital_rpc_duration_seconds_bucket" && s.labels.method === method && s.labels.transport === transport);
       const les = buckets.map((b) => (b.labels.le === "+Inf" ? Infinity : Number(b.labels.le)));
       expect(les).toEqual([...les].sort((a, b) => a - b));
       expect(les[les.length - 1]).toBe(Infinity);
       for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
-      const count = samples.find((s) => s.name === "orbital_rpc_duration_seconds_count" && s.labels.method === method)!.value;
+      const count = samples.find((s) => s.name === "orbital_rpc_duration_seconds_count" && s.labels.method === method && s.labels.transport === transport)!.value;
       expect(buckets[buckets.length - 1]!.value).toBe(count);
     }
   });
 
-  it("moves the counters by exactly the calls made, over both transports, and GetMetrics agrees", async () => {
+  it("moves the counters by exactly the calls made, labelled with their transport, and GetMetrics agrees", async () => {
     const before = countersOf((await scrape()).samples);
     const whoami = "/orbital.user.v1.UserService/WhoAmI";
     const listUsers = "/orbital.user.v1.UserService/ListUsers";
     const getUser = "/orbital.user.v1.UserService/GetUser";
     for (let i = 0; i < 3; i++) expect((await rest(base, { method: "GET", path: "/v1/whoami", token })).status).toBe(200);
-    for (let i = 0; i < 2; i++) await d.client(UserService).listUsers({});
+    for (let i = 0; i < 2; i++) await d.client(UserService, 10_000, i === 0 ? "grpc" : "fast").listUsers({});
     expect((await rest(base, { method: "GET", path: "/v1/users/nobody", token })).status).toBe(404);
-    await d.client(UserService).getUser({ name: "nobody" }).catch(() => undefined);
+    await d.client(UserService, 10_000, "fast").getUser({ name: "nobody" }).catch(() => undefined);
     expect((await rest(base, { method: "GET", path: "/v1/users", token: `orb_0123456789ab_${"d".repeat(32)}` })).status).toBe(401);
 
     const after = countersOf((await scrape()).samples);
     const delta = new Map<string, number>();
     for (const [k, v] of after) if (v !== (before.get(k) ?? 0)) delta.set(k, v - (before.get(k) ?? 0));
     expect(Object.fromEntries(delta)).toEqual({
-      [`orbital_rpc_calls_total{code=OK,method=${whoami}}`]: 3,
-      [`orbital_rpc_duration_seconds_count{method=${whoami}}`]: 3,
-      [`orbital_rpc_calls_total{code=OK,method=${listUsers}}`]: 2,
-      [`orbital_rpc_calls_total{code=UNAUTHENTICATED,method=${listUsers}}`]: 1,
-      [`orbital_rpc_duration_seconds_count{method=${listUsers}}`]: 3,
-      [`orbital_rpc_calls_total{code=NOT_FOUND,method=${getUser}}`]: 2,
-      [`orbital_rpc_duration_seconds_count{method=${getUser}}`]: 2,
+      [`orbital_rpc_calls_total{code=OK,method=${whoami},transport=rest}`]: 3,
+      [`orbital_rpc_duration_seconds_count{method=${whoami},transport=rest}`]: 3,
+      [`orbital_rpc_calls_total{code=OK,method=${listUsers},transport=grpc}`]: 1,
+      [`orbital_rpc_calls_total{code=OK,method=${listUsers},transport=fast}`]: 1,
+      [`orbital_rpc_calls_total{code=UNAUTHENTICATED,method=${listUsers},transport=rest}`]: 1,
+      [`orbital_rpc_duration_seconds_count{method=${listUsers},transport=grpc}`]: 1,
+      [`orbital_rpc_duration_seconds_count{method=${listUsers},transport=fast}`]: 1,
+      [`orbital_rpc_duration_seconds_count{method=${listUsers},transport=rest}`]: 1,
+      [`orbital_rpc_calls_total{code=NOT_FOUND,method=${getUser},transport=rest}`]: 1,
+      [`orbital_rpc_calls_total{code=NOT_FOUND,method=${getUser},transport=fast}`]: 1,
+      [`orbital_rpc_duration_seconds_count{method=${getUser},transport=rest}`]: 1,
+      [`orbital_rpc_duration_seconds_count{method=${getUser},transport=fast}`]: 1,
     });
 
     // SystemService.GetMetrics serves the same exposition (plus its own call, counted once it finished).

@@ -3,8 +3,9 @@
 // admin's orbctl shell (version, NICs), an address and a route
 // committed through orbctl and seen by the kernel (ip as root), kill -9 of orbitald with the supervisor restarting it and re-applying a
 // route deleted behind its back, a prefix set attached as an XDP fast-path drop list to the guest's NIC eth0 (its counters move as slirp's
-// gateway answers, the program is pinned, detaching leaves nothing pinned), the configuration across a reboot, poweroff ending QEMU with
-// status 0.
+// gateway answers, the program is pinned, detaching leaves nothing pinned), the configuration across a reboot (/data mounted from the
+// partition named "data"), a data partition that no longer mounts (its ext4 superblock wiped): /data a tmpfs and the box saying so on
+// the console, at login and in `orbctl system health`, poweroff ending QEMU with status 0.
 //
 // One VM at a time on this machine: TCG VMs are CPU-bound, and two at once on a 2-core machine would make each slower than both in a row
 // (and their boot times meaningless). Each board's file holds an flock on build/.qemu-vm.lock from starting QEMU until it is gone, so the
@@ -216,6 +217,27 @@ export function bootScenario(board: Board): void {
       expect(await root(`ip route show ${ROUTE}`)).toContain(`via ${GATEWAY}`);
       expect(await root(`ip -d addr show dev eth1.${VLAN_ID}`)).toContain(`inet ${VLAN_ADDRESS}`);
       expect(await root("orbctl config history")).toContain("qemu boot test");
+      // /data is the GPT partition named "data" (rcS found it through /sys), and the boot left no complaint about it
+      expect(await root(`grep " /data " /proc/mounts | cut -d' ' -f1-3`)).toBe(`${await root("/usr/lib/orbital/find-partition data")} /data ext4`);
+      expect(await root("test -e /run/orbital/data-not-mounted || echo none")).toBe("none");
+    }, BOOT_MS);
+
+    it("says so on the console, at login and in health when the data partition does not mount", async () => {
+      // Wipe the ext4 superblock (1 KiB at 1 KiB) and reboot at once (-f: no rcK, no unmount that would write it back).
+      const dev = await root("/usr/lib/orbital/find-partition data");
+      await root(`dd if=/dev/zero of=${dev} bs=1024 seek=1 count=1 conv=fsync 2>/dev/null`);
+      const from = con.mark();
+      const t0 = con.now();
+      con.sendLine("reboot -f");
+      await booted("reboot, data partition unmountable", from, t0);
+      expect(con.text.slice(from)).toMatch(new RegExp(`rcS: WARNING: /data is not the data partition: the data partition ${dev} does not mount as ext4`));
+      const login = con.mark();
+      await loginAs("root");
+      expect(con.text.slice(login)).toMatch(/\*\*\* WARNING: \/data is not the data partition: .* lost at reboot\./);
+      expect(await root(`grep " /data " /proc/mounts | cut -d' ' -f1-3`)).toBe("tmpfs /data tmpfs");
+      const health = (await root("orbctl system health")).replace(/\s+/g, " ");
+      expect(health).toMatch(/config\.v1\.ConfigService degraded \/data is not the data partition/);
+      expect(health).toContain(`note: /data is not the data partition: the data partition ${dev} does not mount as ext4`);
     }, BOOT_MS);
 
     it("powers off cleanly: QEMU exits with status 0", async () => {

@@ -1,6 +1,7 @@
-// Proves: orbital-supervise keeps orbitald's socket (same inode) listening across kill -9 restarts: clients never
-// fail with ECONNREFUSED/ENOENT, calls resume within seconds, each exit/restart is logged, SIGTERM stops it cleanly.
-// Topology: test -> orbital-supervise (owns <tmp>/api.sock) -> node dist/orbitald.mjs (sim, fd 3); 3 clients here.
+// Proves: orbital-supervise keeps orbitald's socket (same inode) listening across kill -9 restarts: clients of
+// either protocol (the SDK over the fast path and over gRPC) never fail with ECONNREFUSED/ENOENT, calls resume
+// within seconds, each exit/restart is logged, SIGTERM stops it cleanly.
+// Topology: test -> orbital-supervise (owns <tmp>/api.sock) -> node dist/orbitald.mjs (sim, fd 3); 4 clients here.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -31,30 +32,38 @@ interface Outcome {
 }
 
 /**
- * Three clients that run until stopped: the SDK (waits for the daemon: the way real clients call), a gRPC
- * client without waitForReady (fails fast: a refused connection would show as an error at once), and raw
- * connect() probes every 10 ms (the socket-level truth the other two build on).
+ * Four clients that run until stopped: the SDK over the fast path and over gRPC (they wait for the daemon: the
+ * way real clients call), a gRPC client without waitForReady (fails fast: a refused connection would show as
+ * an error at once), and raw connect() probes every 10 ms (the socket-level truth the others build on).
  */
 function startClients(socketPath: string) {
   let running = true;
-  const sdk: Outcome[] = [];
-  const failFast: Outcome[] = [];
   const probes: { at: number; error?: string }[] = [];
+  const failFast: Outcome[] = [];
 
-  const transport = createTransport({ socketPath, deadlineMs: CALL_DEADLINE_MS });
-  const system = createClient(SystemService, transport);
-  const sdkLoop = (async () => {
-    while (running) {
-      const startedAt = Date.now();
-      try {
-        await system.getVersion({});
-        sdk.push({ startedAt, endedAt: Date.now(), ok: true });
-      } catch (e) {
-        const err = e as { message: string; code?: number; reason?: string };
-        sdk.push({ startedAt, endedAt: Date.now(), ok: false, error: `${err.message} [${err.reason}]`, code: err.code });
+  const sdkLoop = (protocol: "fast" | "grpc") => {
+    const outcomes: Outcome[] = [];
+    const transport = createTransport({ socketPath, deadlineMs: CALL_DEADLINE_MS, transport: protocol });
+    const system = createClient(SystemService, transport);
+    const loop = (async () => {
+      while (running) {
+        const startedAt = Date.now();
+        try {
+          await system.getVersion({});
+          outcomes.push({ startedAt, endedAt: Date.now(), ok: true });
+        } catch (e) {
+          const err = e as { message: string; code?: number; reason?: string };
+          outcomes.push({ startedAt, endedAt: Date.now(), ok: false, error: `${err.message} [${err.reason}]`, code: err.code });
+        }
       }
-    }
-  })();
+      transport.close();
+    })();
+    return { outcomes, loop };
+  };
+  const fast = sdkLoop("fast");
+  const overGrpc = sdkLoop("grpc");
+  const sdk = fast.outcomes;
+  const sdkGrpc = overGrpc.outcomes;
 
   const channel = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, "grpc.enable_retries": 0 });
   const request = Buffer.from(toBinary(GetVersionRequestSchema, create(GetVersionRequestSchema, {})));
@@ -91,13 +100,13 @@ function startClients(socketPath: string) {
 
   return {
     sdk,
+    sdkGrpc,
     failFast,
     probes,
     async stop() {
       running = false;
       clearInterval(probeTimer);
-      await Promise.all([sdkLoop, failFastLoop]);
-      transport.close();
+      await Promise.all([fast.loop, overGrpc.loop, failFastLoop]);
       channel.close();
     },
   };
@@ -140,7 +149,7 @@ describe("orbital-supervise restarts", () => {
       for (let k = 0; k < KILLS; k++) {
         // The current daemon serves the SDK client, and has been doing so for a moment.
         const since = Date.now();
-        await until(() => c.sdk.some((r) => r.ok && r.startedAt >= since) && c.failFast.some((r) => r.ok && r.startedAt >= since), "calls to succeed");
+        await until(() => [c.sdk, c.sdkGrpc, c.failFast].every((o) => o.some((r) => r.ok && r.startedAt >= since)), "calls to succeed");
         await new Promise((r) => setTimeout(r, 200));
 
         const pid = sup.currentChild()!;
@@ -161,8 +170,8 @@ describe("orbital-supervise restarts", () => {
       const probeErrors = c.probes.filter((p) => p.error);
       expect(c.probes.length).toBeGreaterThan(100);
       expect(probeErrors).toEqual([]);
-      // gRPC level: no error caused by a refused or missing socket, in either client.
-      for (const results of [c.sdk, c.failFast]) {
+      // Call level: no error caused by a refused or missing socket, in any client.
+      for (const results of [c.sdk, c.sdkGrpc, c.failFast]) {
         expect(results.filter((r) => REFUSED.test(r.error ?? ""))).toEqual([]);
         // The only other failures allowed: a call the killed daemon had already accepted (connection reset:
         // UNAVAILABLE), at most one per kill since each client has one call in flight.

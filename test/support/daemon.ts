@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "../../src/client/client.js";
-import { createTransport, type Transport } from "../../src/client/transport.js";
+import { createTransport, type Protocol, type Transport } from "../../src/client/transport.js";
 import { repoRoot } from "../../scripts/proto-image.js";
 
 export const DAEMON_BUNDLE = path.join(repoRoot, "dist", "orbitald.mjs");
@@ -90,9 +90,9 @@ export class RunningDaemon {
 
   private readonly shared = new Map<DescService, unknown>();
 
-  /** A typed client as root (this test process), on its own connection. */
-  client<S extends DescService>(service: S, deadlineMs = 10_000): Client<S> {
-    const t = createTransport({ socketPath: this.socketPath, deadlineMs });
+  /** A typed client as root (this test process), on its own connection (the SDK's default protocol unless given). */
+  client<S extends DescService>(service: S, deadlineMs = 10_000, protocol?: Protocol): Client<S> {
+    const t = createTransport({ socketPath: this.socketPath, deadlineMs, ...(protocol ? { transport: protocol } : {}) });
     this.transports.push(t);
     return createClient(service, t);
   }
@@ -165,6 +165,18 @@ export interface CallAsOptions {
    * comes back as the error: it follows the headers at once.
    */
   streamWindowMs?: number;
+  /** The SDK protocol the child speaks; default the SDK's own (the fast path). */
+  protocol?: Protocol;
+}
+
+/** The environment of a child client: the SDK bundle, and the options' protocol and stream window. */
+function childEnv(options: CallAsOptions): NodeJS.ProcessEnv {
+  return {
+    ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE,
+    PATH: process.env.PATH,
+    ...(options.streamWindowMs !== undefined ? { ORBITAL_STREAM_WINDOW_MS: String(options.streamWindowMs) } : {}),
+    ...(options.protocol ? { ORBITAL_TRANSPORT: options.protocol } : {}),
+  };
 }
 
 export function callAs(socketPath: string, uid: number, method: string, request: unknown = {}, options: CallAsOptions = {}): Promise<CallResult> {
@@ -175,11 +187,7 @@ export function callAs(socketPath: string, uid: number, method: string, request:
       gid,
       cwd: "/",
       stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE,
-        PATH: process.env.PATH,
-        ...(options.streamWindowMs !== undefined ? { ORBITAL_STREAM_WINDOW_MS: String(options.streamWindowMs) } : {}),
-      },
+      env: childEnv(options),
     });
     let out = "";
     let err = "";
@@ -204,13 +212,13 @@ export interface CallSession {
 }
 
 /** Starts a child process running as `uid` (group "orbital") that keeps one connection to the daemon. */
-export function callSession(socketPath: string, uid: number): CallSession {
+export function callSession(socketPath: string, uid: number, options: CallAsOptions = {}): CallSession {
   const child = spawn(process.execPath, [path.join(repoRoot, "test", "support", "call-session.mjs"), socketPath], {
     uid,
     gid: orbitalGroup(),
     cwd: "/",
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ORBITAL_CLIENT_BUNDLE: CLIENT_BUNDLE, PATH: process.env.PATH },
+    env: childEnv(options),
   });
   const waiting = new Map<number, { resolve: (r: CallResult) => void; reject: (e: Error) => void }>();
   let next = 0;

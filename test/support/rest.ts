@@ -5,7 +5,7 @@ import net from "node:net";
 import { create, toJson, type DescMethod, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
-import { httpBindings } from "../../src/gateway/http-rules.js";
+import { httpBindings } from "../../src/daemon/transports/rest/http-rules.js";
 import type { RunningDaemon } from "./daemon.js";
 
 /** A TCP port nobody listens on right now (bound then released). */

@@ -38,6 +38,8 @@ export interface MethodEntry {
 
 /** Where a call comes from, as its transport knows it. */
 export interface CallOrigin {
+  /** The transport's metrics label: "grpc", "fast" or "rest". */
+  transport: string;
   /** W3C traceparent sent by the caller (gRPC metadata, HTTP header), if any. */
   traceparent: string | undefined;
   /** Who the audit record names until the caller is authenticated ("uid:1000", "token:<id>", ...). */
@@ -161,7 +163,7 @@ export class CallPipeline {
       ended = true;
       const code = failure?.code ?? Code.OK;
       try {
-        this.deps.metrics.observe(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        this.deps.metrics.observe(path, origin.transport, code, Number(process.hrtime.bigint() - started) / 1e9);
         if (audited) {
           this.deps.audit?.({
             time: new Date().toISOString(),

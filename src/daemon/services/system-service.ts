@@ -42,11 +42,14 @@ export function systemService(deps: {
   startedAt: number;
 }): ServiceImpl<typeof SystemService> {
   const { engine, health, backendHealth, metrics, audit, startedAt } = deps;
+  // What does not change while the daemon runs, worked out once (GetVersion is the cheapest liveness call).
+  const build = { ...buildInfo(), runtimeVersion: process.version, architecture: os.machine(), kernelRelease: os.release() };
+  const packages = apiPackages();
   return {
     async getVersion() {
       return {
-        build: { ...buildInfo(), runtimeVersion: process.version, architecture: os.machine(), kernelRelease: os.release() },
-        apiPackages: apiPackages(),
+        build,
+        apiPackages: packages,
         uptime: durationFromMs(Date.now() - startedAt),
         startTime: timestampFromMs(startedAt),
       };

@@ -16,10 +16,10 @@ import {
 } from "@bufbuild/protobuf";
 import { ScalarType } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
-import { BadRequestSchema, ErrorInfoSchema, RequestInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../gen/google/rpc/status_pb.js";
-import { ErrorReason } from "../gen/orbital/api/v1/error_reason_pb.js";
-import { invalidField, OrbitalError, toStatus } from "../common/errors.js";
+import { BadRequestSchema, ErrorInfoSchema, RequestInfoSchema, RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
+import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
+import { invalidField, OrbitalError, toStatus } from "../../../common/errors.js";
 import type { HttpBinding } from "./http-rules.js";
 import type { Binding } from "./path-template.js";
 

@@ -5,16 +5,16 @@
 // API bearer token, nothing else: even the OpenAPI document and the metrics need one.
 import type http from "node:http";
 import { create, type Message } from "@bufbuild/protobuf";
-import { ErrorReason } from "../gen/orbital/api/v1/error_reason_pb.js";
-import { Code } from "../gen/google/rpc/code_pb.js";
-import { OrbitalError, toOrbitalError } from "../common/errors.js";
-import { httpStatusFromCode } from "../common/http-status.js";
-import type { Logger } from "../common/logger.js";
-import type { Metrics } from "../common/metrics.js";
-import { runWithTrace, toTraceparent, traceFromParent } from "../common/trace.js";
-import { authorize } from "../daemon/auth/authorize.js";
-import type { Principal } from "../daemon/auth/principal.js";
-import type { ActiveCall, CallPipeline } from "../daemon/rpc/call-pipeline.js";
+import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
+import { Code } from "../../../gen/google/rpc/code_pb.js";
+import { OrbitalError, toOrbitalError } from "../../../common/errors.js";
+import { httpStatusFromCode } from "../../../common/http-status.js";
+import type { Logger } from "../../../common/logger.js";
+import type { Metrics } from "../../../common/metrics.js";
+import { runWithTrace, toTraceparent, traceFromParent } from "../../../common/trace.js";
+import { authorize } from "../../auth/authorize.js";
+import type { Principal } from "../../auth/principal.js";
+import type { ActiveCall, CallPipeline } from "../../rpc/call-pipeline.js";
 import { Router, type Route } from "./router.js";
 import type { TokenAuthenticator } from "./token-auth.js";
 import { requestFromHttp, responseJson, statusJson } from "./transcode.js";
@@ -247,6 +247,7 @@ export class RestGateway {
     const { entry, binding } = route;
     let cancelCall: (() => void) | undefined;
     const call = pipeline.begin(entry, {
+      transport: "rest",
       traceparent,
       caller: auth.caller,
       refusedLog: { remote: req.socket.remoteAddress },

@@ -1,22 +1,21 @@
-// The gRPC transport: a grpc-js server fed through createConnectionInjector() from the daemon's own
-// net.Server, so that every connection's peer credentials are read before grpc-js sees it. What is gRPC's
+// The gRPC transport: a grpc-js server fed through createConnectionInjector() with the connections the
+// ConnectionRouter recognised as HTTP/2, whose peer credentials it read before grpc-js sees them. What is gRPC's
 // own lives here: grpc-js wiring, the connection table, peer credentials, per-connection limits, protobuf
 // binary framing and HTTP/2 streaming. Everything else a call goes through (trace → authenticate →
 // authorize → handler → metrics and audit, structured google.rpc.Status errors) is the CallPipeline's,
 // shared with the REST gateway. Services are registered from their descriptors.
-import net from "node:net";
+import type net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
-import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../common/errors.js";
-import type { Logger } from "../../common/logger.js";
-import type { PeerCredentialReader } from "../auth/peer-credentials.js";
-import type { Principal } from "../auth/principal.js";
-import type { CallContext } from "./call-context.js";
-import type { ActiveCall, CallPipeline, MethodEntry } from "./call-pipeline.js";
-import { ConnectionTable, type Connection } from "./connections.js";
+import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
+import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../../common/errors.js";
+import type { Logger } from "../../../common/logger.js";
+import type { Principal } from "../../auth/principal.js";
+import type { CallContext } from "../../rpc/call-context.js";
+import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipeline.js";
+import { connectionPrincipal, type ConnectionTable } from "../../rpc/connections.js";
 import { installStatusShim } from "./grpc-status-shim.js";
-import type { ServiceRegistration } from "./service-impl.js";
+import type { ServiceRegistration } from "../../rpc/service-impl.js";
 
 export interface GrpcLimits {
   /** Largest request message accepted, bytes. */
@@ -43,7 +42,8 @@ export interface GrpcServerDeps {
   log: Logger;
   /** The call pipeline shared with the other transports. */
   pipeline: CallPipeline;
-  peerCredentials: PeerCredentialReader;
+  /** The connections of every transport (the router registers them). */
+  connections: ConnectionTable;
   /** Resolves a socket peer to a principal; throws an OrbitalError when it cannot. */
   authenticatePeer(peer: { pid: number; uid: number; gid: number }): Principal;
   limits?: Partial<GrpcLimits>;
@@ -67,16 +67,16 @@ function toServiceError(err: OrbitalError): Partial<grpc.StatusObject> {
 
 export class GrpcServer {
   readonly server: grpc.Server;
-  readonly connections = new ConnectionTable();
+  private readonly connections: ConnectionTable;
   private readonly limits: GrpcLimits;
   private readonly pipeline: CallPipeline;
-  private readonly listeners: net.Server[] = [];
   private readonly inject: { injectConnection(socket: net.Socket): void; drain(graceMs: number): void; destroy(): void };
 
   constructor(private readonly deps: GrpcServerDeps) {
     installStatusShim();
     this.limits = { ...defaultLimits, ...deps.limits };
     this.pipeline = deps.pipeline;
+    this.connections = deps.connections;
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": this.limits.maxMessageBytes,
       "grpc.max_send_message_length": 64 << 20,
@@ -114,42 +114,9 @@ export class GrpcServer {
     this.server.addService(definition as grpc.ServiceDefinition, handlers);
   }
 
-  /** Serves connections accepted by `listener` (already listening or about to). */
-  attach(listener: net.Server): void {
-    listener.maxConnections = this.limits.maxConnections;
-    listener.on("connection", (socket) => this.accept(socket));
-    this.listeners.push(listener);
-  }
-
-  private accept(socket: net.Socket): void {
-    let peer: Connection["peer"];
-    if (!this.deps.peerCredentials.available) {
-      peer = { error: this.deps.peerCredentials.cause };
-    } else {
-      try {
-        peer = this.deps.peerCredentials.read(socket);
-      } catch (err) {
-        peer = { error: (err as Error).message };
-      }
-    }
-    this.connections.add(socket, peer);
-    socket.on("error", (err) => this.deps.log.debug({ err: err.message }, "connection error"));
+  /** Serves an accepted connection that speaks HTTP/2 (registered in the connection table already). */
+  injectConnection(socket: net.Socket): void {
     this.inject.injectConnection(socket);
-  }
-
-  /** Principal of the call's connection, or the structured reason why there is none. */
-  private authenticate(conn: Connection | undefined): Principal {
-    if (!conn) {
-      throw new OrbitalError({ reason: ErrorReason.CREDENTIALS_MISSING, message: "the call came on a connection without credentials" });
-    }
-    if ("error" in conn.peer) {
-      throw new OrbitalError({
-        reason: ErrorReason.PEER_CREDENTIALS_UNAVAILABLE,
-        message: "peer credentials are unavailable; refusing every call",
-        metadata: { cause: conn.peer.error },
-      });
-    }
-    return this.deps.authenticatePeer(conn.peer);
   }
 
   private decode<T extends DescMessage>(schema: T, bytes: Buffer, path: string) {
@@ -169,6 +136,7 @@ export class GrpcServer {
     const parent = call.metadata.get("traceparent")[0];
     const conn = this.connections.byPeer(call.getPeer());
     return this.pipeline.begin(entry, {
+      transport: "grpc",
       traceparent: typeof parent === "string" ? parent : undefined,
       caller: conn && "uid" in conn.peer ? `uid:${conn.peer.uid}` : "unknown",
       refusedLog: { uid: conn && "uid" in conn.peer ? conn.peer.uid : undefined },
@@ -182,7 +150,7 @@ export class GrpcServer {
         md.set("traceparent", traceparent);
         call.sendMetadata(md);
       },
-      authenticate: () => this.authenticate(conn),
+      authenticate: () => connectionPrincipal(conn, this.deps.authenticatePeer),
       admit: () => {
         if (!conn) return undefined;
         if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
@@ -288,16 +256,14 @@ export class GrpcServer {
    * (handlers see their signal aborted) and close every connection.
    */
   async stop(graceMs: number): Promise<void> {
-    // close() stops accepting at once; its callback would wait for every connection to end, so don't.
-    for (const l of this.listeners) l.close();
-    // GOAWAY now; grpc-js would destroy the sessions at its own deadline, so give it ours plus the time
+    // GOAWAY now (the router stopped accepting already); grpc-js would destroy the sessions at its own deadline, so give it ours plus the time
     // needed to end the remaining calls with SHUTTING_DOWN first.
     this.inject.drain(graceMs + 2000);
     await this.pipeline.drain(graceMs);
     // Let the last statuses reach the clients: sessions close by themselves after GOAWAY once their streams
     // ended. Whatever is still open after a second is destroyed.
     const flushDeadline = Date.now() + 1000;
-    while (this.connections.size > 0 && Date.now() < flushDeadline) await new Promise((r) => setTimeout(r, 10));
+    while (this.connections.sizeOf("grpc") > 0 && Date.now() < flushDeadline) await new Promise((r) => setTimeout(r, 10));
     this.inject.destroy();
     this.server.forceShutdown();
   }

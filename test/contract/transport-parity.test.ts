@@ -1,6 +1,6 @@
-// Proves: every unary RPC with an HTTP binding (walked from the descriptors, so a new RPC is covered by itself) gives the same result over REST as over gRPC — same canonical JSON, or same error code/reason/metadata/violations — and server streams give the same messages as NDJSON lines, ended when the HTTP client leaves.
+// Proves: every unary RPC with an HTTP binding (walked from the descriptors, so a new RPC is covered by itself) gives the same result over the three transports, gRPC, the fast path and REST — same canonical JSON, or same error code/reason/metadata/violations — and server streams give the same messages over each (NDJSON lines for REST, ended when the HTTP client leaves).
 // Inputs: a table of sample requests (fresh names per transport where the call has effects; default {}), empty requests, invalid requests.
-// Topology: one daemon (sim data plane), REST on 127.0.0.1:<free port>; root over gRPC (peer credentials) and a root API token over REST.
+// Topology: one daemon (sim data plane), REST on 127.0.0.1:<free port>; root over gRPC and over the fast path (peer credentials, one SDK transport each) and a root API token over REST.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toJson, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
 import { FirewallService } from "../../src/gen/orbital/firewall/v1/firewall_pb.js";
@@ -12,21 +12,25 @@ import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { apiServices } from "../../src/common/api-services.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { httpStatusFromCode } from "../../src/common/http-status.js";
-import { httpBindings } from "../../src/gateway/http-rules.js";
+import { httpBindings } from "../../src/daemon/transports/rest/http-rules.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
 import { enableRest, mintToken, restCall, statusParts } from "../support/rest.js";
 
-type Tag = "grpc" | "rest";
+type Tag = "grpc" | "fast" | "rest";
+/** Each transport's share of the numbers that must differ between the transports' requests. */
+const offset: Record<Tag, number> = { grpc: 0, rest: 1, fast: 2 };
 
 interface Sample {
   /** The request for one transport; both must be equivalent (fresh names where the call has effects). */
   request: (tag: Tag) => unknown | Promise<unknown>;
-  /** Strings that differ between the transports' requests, by tag, replaced by "<v>" before comparing. */
-  vary?: Record<Tag, string[]>;
+  /** Strings that differ between the transports' requests, per tag, replaced by "<v>" (numbers by 0) before comparing. */
+  vary?: (tag: Tag) => string[];
   /** Response keys that legitimately differ (how the caller authenticated, kernel indexes of new links). */
   ignore?: string[];
-  /** The sample is expected to fail (on both transports); otherwise it must succeed, so that results are compared. */
+  /** The sample is expected to fail (on every transport); otherwise it must succeed, so that results are compared. */
   fails?: true;
+  /** Undoes what a successful call left behind that would pile up over three transports (open transactions). */
+  cleanup?: (response: JsonValue) => Promise<void>;
 }
 
 /** Keys whose values differ from call to call by nature: times, ids, trace ids, revision numbers. */
@@ -52,26 +56,36 @@ const VOLATILE = new Set([
 let d: RunningDaemon;
 let base: string;
 let token: string;
+type SdkTag = Exclude<Tag, "rest">;
 const clients = new Map<string, Record<string, (req: unknown) => Promise<unknown>>>();
-const grpcCall = (m: DescMethod, req: unknown) => {
-  let c = clients.get(m.parent.typeName);
-  if (!c) clients.set(m.parent.typeName, (c = d.client(m.parent) as unknown as Record<string, (req: unknown) => Promise<unknown>>));
+const sdkCall = (tag: SdkTag, m: DescMethod, req: unknown) => {
+  const key = `${tag} ${m.parent.typeName}`;
+  let c = clients.get(key);
+  if (!c) clients.set(key, (c = d.client(m.parent, 10_000, tag) as unknown as Record<string, (req: unknown) => Promise<unknown>>));
   return c[m.localName]!(req);
 };
-const call = <S extends (typeof apiServices)[number]>(s: S, name: string, req: unknown) => grpcCall(s.methods.find((m) => m.name === name)!, req);
+/** Set-up calls, over gRPC. */
+const call = <S extends (typeof apiServices)[number]>(s: S, name: string, req: unknown) => sdkCall("grpc", s.methods.find((m) => m.name === name)!, req);
 const currentRevision = async () => ((await call(SystemService, "GetHealth", {})) as { activeRevision: bigint }).activeRevision;
+/** Transactions the samples left open (root may hold 8). */
+const openTransactions: string[] = [];
+const discardOpen = async () => {
+  for (const id of openTransactions.splice(0)) await call(ConfigService, "Discard", { transactionId: id }).catch(() => undefined);
+};
 /** A transaction of root's with one staged change, for the RPCs that need one. */
 async function stagedTransaction(hostname: string): Promise<string> {
   const { transaction } = (await call(ConfigService, "Begin", {})) as { transaction: { id: string } };
+  openTransactions.push(transaction.id);
   await call(SystemService, "UpdateSettings", { settings: { hostname }, updateMask: { paths: ["hostname"] }, transactionId: transaction.id });
   return transaction.id;
 }
-const n = (tag: Tag, grpc: number, rest: number) => (tag === "grpc" ? grpc : rest);
+const n = (tag: Tag, base: number) => base + offset[tag];
 
 const samples: Record<string, Sample> = {
   "SystemService.GetMetrics": { request: () => ({}), ignore: ["text"] },
-  "SystemService.UpdateSettings": { request: (t) => ({ settings: { hostname: `parity-${t}` }, updateMask: { paths: ["hostname"] } }), vary: { grpc: ["parity-grpc"], rest: ["parity-rest"] } },
-  "ConfigService.Diff": { request: async (t) => ({ transactionId: await stagedTransaction(`diff-${t}`) }), vary: { grpc: ["diff-grpc"], rest: ["diff-rest"] } },
+  "SystemService.UpdateSettings": { request: (t) => ({ settings: { hostname: `parity-${t}` }, updateMask: { paths: ["hostname"] } }), vary: (t) => [`parity-${t}`] },
+  "ConfigService.Begin": { request: () => ({}), cleanup: async (r) => void openTransactions.push((r as { transaction: { id: string } }).transaction.id) },
+  "ConfigService.Diff": { request: async (t) => ({ transactionId: await stagedTransaction(`diff-${t}`) }), vary: (t) => [`diff-${t}`], cleanup: discardOpen },
   "ConfigService.Commit": { request: async (t) => ({ transactionId: await stagedTransaction(`commit-${t}`), comment: "parity" }) },
   "ConfigService.Discard": { request: async (t) => ({ transactionId: await stagedTransaction(`discard-${t}`) }) },
   "ConfigService.Rollback": { request: async () => ({ revision: await currentRevision(), comment: "parity: to the running revision" }) },
@@ -79,73 +93,73 @@ const samples: Record<string, Sample> = {
   "ConfigService.GetRevision": { request: () => ({ revision: 1n }) },
   "InterfaceService.GetInterface": { request: () => ({ name: "eth0" }) },
   "InterfaceService.CreateInterface": {
-    request: (t) => ({ interface: { name: `eth0.${n(t, 3901, 3902)}`, kind: InterfaceKind.VLAN, vlan: { parent: "eth0", vlanId: n(t, 3901, 3902) }, description: "vlan" } }),
-    vary: { grpc: ["3901"], rest: ["3902"] },
+    request: (t) => ({ interface: { name: `eth0.${n(t, 3901)}`, kind: InterfaceKind.VLAN, vlan: { parent: "eth0", vlanId: n(t, 3901) }, description: "vlan" } }),
+    vary: (t) => [String(n(t, 3901))],
     ignore: ["ifIndex", "macAddress"],
   },
   "InterfaceService.UpdateInterface": {
     request: (t) => ({ interface: { name: "eth1", description: `d-${t}`, mtu: 1400 }, updateMask: { paths: ["description", "mtu"] } }),
-    vary: { grpc: ["d-grpc"], rest: ["d-rest"] },
+    vary: (t) => [`d-${t}`],
   },
   "InterfaceService.DeleteInterface": {
     request: async (t) => {
-      const vlan = n(t, 3911, 3912);
+      const vlan = n(t, 3911);
       await call(InterfaceService, "CreateInterface", { interface: { name: `eth0.${vlan}`, kind: InterfaceKind.VLAN, vlan: { parent: "eth0", vlanId: vlan } } });
       return { name: `eth0.${vlan}` };
     },
-    vary: { grpc: ["3911"], rest: ["3912"] },
+    vary: (t) => [String(n(t, 3911))],
   },
   "RoutingService.ListRoutes": { request: () => ({ page: { size: 10 }, includeUnowned: true }) },
   "RoutingService.GetRoute": { request: () => ({ destination: { cidr: "10.200.0.0/16" } }) },
   "RoutingService.CreateRoute": {
-    request: (t) => ({ route: { destination: { cidr: `10.${n(t, 201, 202)}.0.0/24` }, interface: "eth0", metric: 5, description: "parity" } }),
-    vary: { grpc: ["10.201."], rest: ["10.202."] },
+    request: (t) => ({ route: { destination: { cidr: `10.${n(t, 201)}.0.0/24` }, interface: "eth0", metric: 5, description: "parity" } }),
+    vary: (t) => [`10.${n(t, 201)}.`],
   },
   "RoutingService.UpdateRoute": {
     request: async (t) => {
-      const cidr = `10.${n(t, 211, 212)}.0.0/24`;
+      const cidr = `10.${n(t, 211)}.0.0/24`;
       await call(RoutingService, "CreateRoute", { route: { destination: { cidr }, interface: "eth0" } });
       return { route: { destination: { cidr }, metric: 42 }, updateMask: { paths: ["metric"] } };
     },
-    vary: { grpc: ["10.211."], rest: ["10.212."] },
+    vary: (t) => [`10.${n(t, 211)}.`],
   },
   "RoutingService.DeleteRoute": {
     request: async (t) => {
-      const cidr = `2001:db8:${n(t, 221, 222)}::/48`;
+      const cidr = `2001:db8:${n(t, 221)}::/48`;
       await call(RoutingService, "CreateRoute", { route: { destination: { cidr }, interface: "eth0" } });
       return { destination: { cidr } };
     },
-    vary: { grpc: [":221:"], rest: [":222:"] },
+    vary: (t) => [`:${n(t, 221)}:`],
   },
   "FirewallService.GetRule": { request: () => ({ name: "parity-base" }) },
   "FirewallService.CreateRule": {
-    request: (t) => ({ rule: { name: `fw-${t}`, chain: 1, sequence: n(t, 3901, 3902), action: 2, description: "parity" } }),
-    vary: { grpc: ["fw-grpc", "3901"], rest: ["fw-rest", "3902"] },
+    request: (t) => ({ rule: { name: `fw-${t}`, chain: 1, sequence: n(t, 3901), action: 2, description: "parity" } }),
+    vary: (t) => [`fw-${t}`, String(n(t, 3901))],
   },
   "FirewallService.UpdateRule": {
     request: async (t) => {
-      await call(FirewallService, "CreateRule", { rule: { name: `fwu-${t}`, chain: 1, sequence: n(t, 3911, 3912), action: 1 } });
+      await call(FirewallService, "CreateRule", { rule: { name: `fwu-${t}`, chain: 1, sequence: n(t, 3911), action: 1 } });
       return { rule: { name: `fwu-${t}`, action: 3, counter: true }, updateMask: { paths: ["action", "counter"] } };
     },
-    vary: { grpc: ["fwu-grpc", "3911"], rest: ["fwu-rest", "3912"] },
+    vary: (t) => [`fwu-${t}`, String(n(t, 3911))],
   },
   "FirewallService.DeleteRule": {
     request: async (t) => {
-      await call(FirewallService, "CreateRule", { rule: { name: `fwd-${t}`, chain: 3, sequence: n(t, 3921, 3922), action: 1 } });
+      await call(FirewallService, "CreateRule", { rule: { name: `fwd-${t}`, chain: 3, sequence: n(t, 3921), action: 1 } });
       return { name: `fwd-${t}` };
     },
   },
   "FirewallService.GetPrefixSet": { request: () => ({ name: "parity-set" }) },
   "FirewallService.CreatePrefixSet": {
     request: (t) => ({ prefixSet: { name: `ps-${t}`, family: 1, prefixes: [{ cidr: "192.0.2.0/24" }, { cidr: "198.51.100.0/24" }] } }),
-    vary: { grpc: ["ps-grpc"], rest: ["ps-rest"] },
+    vary: (t) => [`ps-${t}`],
   },
   "FirewallService.UpdatePrefixSet": {
     request: async (t) => {
       await call(FirewallService, "CreatePrefixSet", { prefixSet: { name: `psu-${t}`, family: 1, prefixes: [{ cidr: "192.0.2.0/24" }] } });
       return { prefixSet: { name: `psu-${t}`, prefixes: [{ cidr: "203.0.113.0/24" }], description: "replaced" }, updateMask: { paths: ["prefixes", "description"] } };
     },
-    vary: { grpc: ["psu-grpc"], rest: ["psu-rest"] },
+    vary: (t) => [`psu-${t}`],
   },
   "FirewallService.DeletePrefixSet": {
     request: async (t) => {
@@ -156,15 +170,15 @@ const samples: Record<string, Sample> = {
   "UserService.WhoAmI": { request: () => ({}), ignore: ["authMethod", "uid", "pid", "tokenId"] },
   "UserService.GetUser": { request: () => ({ name: "parity-base" }) },
   "UserService.CreateUser": {
-    request: (t) => ({ user: { name: `par-${t}`, role: "viewer", uid: n(t, 39001, 39002), description: "parity" } }),
-    vary: { grpc: ["par-grpc", "39001"], rest: ["par-rest", "39002"] },
+    request: (t) => ({ user: { name: `par-${t}`, role: "viewer", uid: n(t, 39001), description: "parity" } }),
+    vary: (t) => [`par-${t}`, String(n(t, 39001))],
   },
   "UserService.UpdateUser": {
     request: async (t) => {
       await call(UserService, "CreateUser", { user: { name: `paru-${t}`, role: "viewer" } });
       return { user: { name: `paru-${t}`, role: "operator" }, updateMask: { paths: ["role"] } };
     },
-    vary: { grpc: ["paru-grpc"], rest: ["paru-rest"] },
+    vary: (t) => [`paru-${t}`],
   },
   "UserService.DeleteUser": {
     request: async (t) => {
@@ -175,14 +189,14 @@ const samples: Record<string, Sample> = {
   "UserService.GetRole": { request: () => ({ name: "operator" }) },
   "UserService.CreateRole": {
     request: (t) => ({ role: { name: `role-${t}`, capabilities: ["routing.read", "session.read"], description: "parity" } }),
-    vary: { grpc: ["role-grpc"], rest: ["role-rest"] },
+    vary: (t) => [`role-${t}`],
   },
   "UserService.UpdateRole": {
     request: async (t) => {
       await call(UserService, "CreateRole", { role: { name: `roleu-${t}`, capabilities: ["routing.read"] } });
       return { role: { name: `roleu-${t}`, capabilities: ["routing.read", "firewall.read"] }, updateMask: { paths: ["capabilities"] } };
     },
-    vary: { grpc: ["roleu-grpc"], rest: ["roleu-rest"] },
+    vary: (t) => [`roleu-${t}`],
   },
   "UserService.DeleteRole": {
     request: async (t) => {
@@ -208,7 +222,7 @@ type Outcome = { ok: true; json: JsonValue } | { ok: false; code: number; reason
 function normalize(json: unknown, sample: Sample | undefined, tag: Tag): unknown {
   let text = JSON.stringify(json);
   // Numbers become 0 (valid JSON inside strings and as numbers), other strings "<v>".
-  for (const s of sample?.vary?.[tag] ?? []) text = text.split(s).join(/^\d+$/.test(s) ? "0" : "<v>");
+  for (const s of sample?.vary?.(tag) ?? []) text = text.split(s).join(/^\d+$/.test(s) ? "0" : "<v>");
   const ignore = new Set([...VOLATILE, ...(sample?.ignore ?? [])]);
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
@@ -218,9 +232,9 @@ function normalize(json: unknown, sample: Sample | undefined, tag: Tag): unknown
   return strip(JSON.parse(text));
 }
 
-async function overGrpc(m: DescMethod, request: unknown): Promise<Outcome> {
+async function overSdk(tag: SdkTag, m: DescMethod, request: unknown): Promise<Outcome> {
   try {
-    return { ok: true, json: toJson(m.output, (await grpcCall(m, request)) as never) };
+    return { ok: true, json: toJson(m.output, (await sdkCall(tag, m, request)) as never) };
   } catch (err) {
     if (!(err instanceof OrbitalError)) throw err;
     return { ok: false, code: err.code, reason: err.reason, metadata: err.metadata, violations: err.violations, traceId: err.traceId };
@@ -235,19 +249,36 @@ async function overRest(m: DescMethod, request: unknown): Promise<Outcome> {
   return { ok: false, code: s.code, reason: s.reason, metadata: s.metadata, violations: s.violations, traceId: s.traceId };
 }
 
-function expectSame(m: DescMethod, sample: Sample | undefined, g: Outcome, r: Outcome): void {
-  const label = `${m.parent.name}.${m.name}`;
+/** Outcome `r` over transport `tag` is the same as `g` over gRPC. */
+function expectSame(m: DescMethod, sample: Sample | undefined, g: Outcome, r: Outcome, tag: Exclude<Tag, "grpc">): void {
+  const label = `${m.parent.name}.${m.name} over ${tag}`;
   if (g.ok && r.ok) {
-    expect(normalize(r.json, sample, "rest"), label).toEqual(normalize(g.json, sample, "grpc"));
+    expect(normalize(r.json, sample, tag), label).toEqual(normalize(g.json, sample, "grpc"));
     return;
   }
-  expect({ ok: r.ok }, `${label}: gRPC ${JSON.stringify(g)} vs REST ${JSON.stringify(r)}`).toEqual({ ok: g.ok });
+  expect({ ok: r.ok }, `${label}: gRPC ${JSON.stringify(g)} vs ${tag} ${JSON.stringify(r)}`).toEqual({ ok: g.ok });
   if (!g.ok && !r.ok) {
-    const strip = (o: typeof g) => normalize({ code: o.code, reason: o.reason, metadata: o.metadata, violations: o.violations }, sample, o === g ? "grpc" : "rest");
+    const strip = (o: typeof g) => normalize({ code: o.code, reason: o.reason, metadata: o.metadata, violations: o.violations }, sample, o === g ? "grpc" : tag);
     expect(strip(r), label).toEqual(strip(g));
     expect(g.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(r.traceId).toMatch(/^[0-9a-f]{32}$/);
   }
+}
+
+/** Calls `m` over the three transports (each with its own request) and compares fast and REST with gRPC. */
+async function expectParity(m: DescMethod, sample: Sample | undefined, request: (tag: Tag) => unknown): Promise<Outcome> {
+  const outcomes: Outcome[] = [];
+  const run = async (o: Promise<Outcome>) => {
+    const outcome = await o;
+    outcomes.push(outcome);
+    if (outcome.ok) await sample?.cleanup?.(outcome.json);
+    return outcome;
+  };
+  const g = await run(overSdk("grpc", m, await request("grpc")));
+  expectSame(m, sample, g, await run(overSdk("fast", m, await request("fast"))), "fast");
+  expectSame(m, sample, g, await run(overRest(m, await request("rest"))), "rest");
+  await discardOpen();
+  return g;
 }
 
 const unary = apiServices.flatMap((s) => s.methods).filter((m) => m.methodKind === "unary" && httpBindings(m).length > 0);
@@ -267,7 +298,7 @@ beforeAll(async () => {
 });
 afterAll(() => d.cleanup());
 
-describe("REST and gRPC give the same result", () => {
+describe("gRPC, the fast path and REST give the same result", () => {
   it("covers every unary RPC with an HTTP binding, and every sample names one", () => {
     expect(unary.length).toBeGreaterThan(45);
     for (const k of Object.keys(samples)) expect(unary.map(keyOf), k).toContain(k);
@@ -275,14 +306,12 @@ describe("REST and gRPC give the same result", () => {
 
   it.each(unary.map((m) => ({ rpc: keyOf(m), m })))("$rpc", async ({ m }) => {
     const sample = samples[keyOf(m)];
-    const g = await overGrpc(m, (await sample?.request("grpc")) ?? {});
-    const r = await overRest(m, (await sample?.request("rest")) ?? {});
+    const g = await expectParity(m, sample, async (t) => (await sample?.request(t)) ?? {});
     if (sample) expect(g.ok, `${keyOf(m)} sample: ${JSON.stringify(g)}`).toBe(!sample.fails);
-    expectSame(m, sample, g, r);
   });
 });
 
-describe("REST and gRPC refuse the same requests the same way", () => {
+describe("gRPC, the fast path and REST refuse the same requests the same way", () => {
   // The empty request of every RPC whose binding has no path variable (an empty variable cannot be written
   // in a URL), and invalid requests with field violations.
   const empties = unary.filter((m) => httpBindings(m)[0]!.template.variables.length === 0);
@@ -299,18 +328,15 @@ describe("REST and gRPC refuse the same requests the same way", () => {
   ];
 
   it.each(empties.map((m) => ({ rpc: keyOf(m), m })))("$rpc with the empty request", async ({ m }) => {
-    expectSame(m, samples[keyOf(m)], await overGrpc(m, {}), await overRest(m, {}));
+    await expectParity(m, samples[keyOf(m)], () => ({}));
   });
 
   it.each(invalid.map(([m, req]) => ({ rpc: keyOf(m), m, req })))("$rpc with an invalid request", async ({ m, req }) => {
-    const g = await overGrpc(m, req);
-    const r = await overRest(m, req);
-    expect(g.ok).toBe(false);
-    expectSame(m, undefined, g, r);
+    expect((await expectParity(m, undefined, () => req)).ok).toBe(false);
   });
 });
 
-describe("server streams as newline-delimited JSON", () => {
+describe("server streams over the fast path and as newline-delimited JSON", () => {
   /** Reads NDJSON lines from a streaming fetch until `count` lines arrived. */
   async function lines(res: Response, count: number): Promise<unknown[]> {
     const reader = res.body!.getReader();
@@ -336,12 +362,13 @@ describe("server streams as newline-delimited JSON", () => {
 
   const metric = async (method: string) => {
     const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
-    const m = new RegExp(`^orbital_rpc_duration_seconds_count\\{method="${method.replace(/[.]/g, "\\.")}"\\} (\\d+)$`, "m").exec(await res.text());
-    return Number(m?.[1] ?? 0);
+    const series = new RegExp(`^orbital_rpc_duration_seconds_count\\{method="${method.replace(/[.]/g, "\\.")}",transport="\\w+"\\} (\\d+)$`, "gm");
+    return [...(await res.text()).matchAll(series)].reduce((n, m) => n + Number(m[1]), 0);
   };
 
   it("WatchInterfaces: the same snapshot as over gRPC, one {\"result\": …} per line", async () => {
-    const grpcItems = await take(d.client(InterfaceService).watchInterfaces({}), 4);
+    const grpcItems = await take(d.client(InterfaceService, 10_000, "grpc").watchInterfaces({}), 4);
+    expect(await take(d.client(InterfaceService, 10_000, "fast").watchInterfaces({}), 4)).toEqual(grpcItems);
     const ac = new AbortController();
     const res = await fetch(`${base}/v1/interfaces:watch`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
     expect(res.status).toBe(200);
@@ -357,16 +384,18 @@ describe("server streams as newline-delimited JSON", () => {
     const ac = new AbortController();
     const res = await fetch(`${base}/v1/config/commits:watch`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
     expect(res.status).toBe(200);
-    const grpcWatch = take(d.client(ConfigService).watchCommits({}), 2);
-    await new Promise((r) => setTimeout(r, 300)); // both subscribed
+    const grpcWatch = take(d.client(ConfigService, 10_000, "grpc").watchCommits({}), 2);
+    const fastWatch = take(d.client(ConfigService, 10_000, "fast").watchCommits({}), 2);
+    await new Promise((r) => setTimeout(r, 300)); // all three subscribed
     for (const h of ["watch-1", "watch-2"]) await call(SystemService, "UpdateSettings", { settings: { hostname: h }, updateMask: { paths: ["hostname"] } });
     const restItems = await lines(res, 2);
     const grpcItems = await grpcWatch;
+    expect(await fastWatch).toEqual(grpcItems);
     expect(restItems).toEqual(grpcItems.map((e) => ({ result: toJson(ConfigService.method.watchCommits.output, e) })));
     expect(restItems[0]).toMatchObject({ result: { type: "COMMIT_EVENT_TYPE_COMMITTED", revision: { author: "root", revision: expect.stringMatching(/^\d+$/) } } });
-    // Both watches are gone once their clients are: each one finished call more.
+    // The watches are gone once their clients are: each one finished call more.
     ac.abort();
-    await waitUntil(async () => (await metric(path)) === finishedBefore + 2);
+    await waitUntil(async () => (await metric(path)) === finishedBefore + 3);
   });
 });
 

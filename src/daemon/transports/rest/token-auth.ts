@@ -7,13 +7,13 @@
 // from one source address are rate limited.
 import { createHash } from "node:crypto";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ErrorReason } from "../gen/orbital/api/v1/error_reason_pb.js";
-import type { Configuration } from "../gen/orbital/config/v1/configuration_pb.js";
-import type { ApiToken } from "../gen/orbital/user/v1/user_pb.js";
-import { OrbitalError } from "../common/errors.js";
-import type { Principal } from "../daemon/auth/principal.js";
-import { tokenIdOf, verifySecret } from "../daemon/users/token-secrets.js";
-import type { UserDirectory } from "../daemon/users/user-directory.js";
+import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
+import type { Configuration } from "../../../gen/orbital/config/v1/configuration_pb.js";
+import type { ApiToken } from "../../../gen/orbital/user/v1/user_pb.js";
+import { OrbitalError } from "../../../common/errors.js";
+import type { Principal } from "../../auth/principal.js";
+import { tokenIdOf, verifySecret } from "../../users/token-secrets.js";
+import type { UserDirectory } from "../../users/user-directory.js";
 
 export interface TokenAuthOptions {
   /** How long a successful verification is remembered, ms. */

@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import type { RestListener as RestSettings } from "../gen/orbital/system/v1/system_pb.js";
-import type { Logger } from "../common/logger.js";
+import type { RestListener as RestSettings } from "../../../gen/orbital/system/v1/system_pb.js";
+import type { Logger } from "../../../common/logger.js";
 import type { RestGateway } from "./rest-gateway.js";
 
 export const DEFAULT_HTTP_PORT = 8080;

@@ -2,8 +2,8 @@
 // additional_bindings): verb, parsed path template, body and response_body. The router, the OpenAPI
 // generator and the tests all take them from here.
 import { getOption, hasOption, type DescField, type DescMethod } from "@bufbuild/protobuf";
-import { http } from "../gen/google/api/annotations_pb.js";
-import type { HttpRule } from "../gen/google/api/http_pb.js";
+import { http } from "../../../gen/google/api/annotations_pb.js";
+import type { HttpRule } from "../../../gen/google/api/http_pb.js";
 import { parsePathTemplate, type PathTemplate } from "./path-template.js";
 
 export interface HttpBinding {

@@ -1,7 +1,7 @@
 // Routes an HTTP request to the RPC whose google.api.http binding matches its method and path, binding the
 // path variables. The contract tests guarantee that no two bindings can match the same request, so the first
 // match is the only one.
-import type { MethodEntry } from "../daemon/rpc/call-pipeline.js";
+import type { MethodEntry } from "../../rpc/call-pipeline.js";
 import { httpBindings, type HttpBinding } from "./http-rules.js";
 import { matchPathTemplate, splitRequestPath, type Binding } from "./path-template.js";
 

@@ -6,9 +6,9 @@
 import * as grpc from "@grpc/grpc-js";
 // eslint-disable-next-line import/no-internal-modules -- no public hook exists for transport-level statuses
 import { BaseServerInterceptingCall } from "@grpc/grpc-js/build/src/server-interceptors.js";
-import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
-import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../common/errors.js";
-import { traceFromParent } from "../../common/trace.js";
+import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
+import { encodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../../common/errors.js";
+import { traceFromParent } from "../../../common/trace.js";
 
 function reasonFor(status: grpc.StatusObject): ErrorReason | { code: number; wire: string } {
   // "larger than max (n vs m)" on the wire, "decompresses to a size larger than m" for a gzip/deflate bomb

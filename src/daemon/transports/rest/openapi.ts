@@ -6,11 +6,11 @@
 import type { DescEnum, DescField, DescMessage, DescService } from "@bufbuild/protobuf";
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import { ScalarType } from "@bufbuild/protobuf";
-import { field_behavior } from "../gen/google/api/field_behavior_pb.js";
-import { FieldBehavior } from "../gen/google/api/field_behavior_pb.js";
-import { BadRequestSchema, ErrorInfoSchema, RequestInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../gen/google/rpc/status_pb.js";
-import { requiredCapability } from "../common/capabilities.js";
+import { field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
+import { FieldBehavior } from "../../../gen/google/api/field_behavior_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RequestInfoSchema, RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
+import { requiredCapability } from "../../../common/capabilities.js";
 import { httpBindings, type HttpBinding } from "./http-rules.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { toJson, type DescMethod } from "@bufbuild/protobuf";
-import { RoutingService } from "../gen/orbital/routing/v1/routing_pb.js";
-import { SystemService } from "../gen/orbital/system/v1/system_pb.js";
-import { UserService } from "../gen/orbital/user/v1/user_pb.js";
-import { OrbitalError } from "../common/errors.js";
+import { RoutingService } from "../../../gen/orbital/routing/v1/routing_pb.js";
+import { SystemService } from "../../../gen/orbital/system/v1/system_pb.js";
+import { UserService } from "../../../gen/orbital/user/v1/user_pb.js";
+import { OrbitalError } from "../../../common/errors.js";
 import { httpBindings } from "./http-rules.js";
 import { matchPathTemplate, splitRequestPath } from "./path-template.js";
 import { requestFromHttp } from "./transcode.js";
