@@ -307,9 +307,12 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     const ours = readdirSync(t.pinRoot).find((n) => n.startsWith("program-"))!;
     execFileSync("mv", [path.join(t.pinRoot, ours), path.join(t.pinRoot, "program-0000000000000000")]);
     const sender = send(t, BLOCKED, 3000, 60_000);
+    await until("drops by the old program", () => pinnedDropped(t) > 0);
     const again = await startDaemon({ netns: t.router.name, dataDir: t.daemon.dataDir, env: t.env });
     cleanups.push(() => again.cleanup());
     await again.waitForLog((l) => l.msg === "XDP links moved onto the new program; the old one is unpinned");
+    // The sender goes on until the new program (its own counters, the only pins left) has dropped too.
+    await until("drops by the new program", () => readdirSync(t.pinRoot).length === 1 && pinnedDropped(t) > 100);
     sender.stop();
     expect(await sender.done).toBeGreaterThan(500);
     const progAfter = xdpProgOnWan(t)!;
