@@ -50,6 +50,14 @@ std::string Hex(const uint8_t* bytes, size_t n) {
   return out;
 }
 
+/** A JavaScript array of `items`, each made by `make` (an object or a number). */
+template <typename T, typename Make>
+Napi::Array ToArray(Napi::Env env, const std::vector<T>& items, Make make) {
+  Napi::Array out = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); i++) out.Set(static_cast<uint32_t>(i), make(items[i]));
+  return out;
+}
+
 /** Fills and swaps one list off the JS thread; holds the buffers until it is done. */
 class ReplaceListWorker : public Napi::AsyncWorker {
  public:
@@ -123,16 +131,14 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
     Napi::Env env = info.Env();
     std::vector<xdp::LinkRecord> links;
     if (Threw(env, fp_.Links(&links))) return env.Undefined();
-    Napi::Array out = Napi::Array::New(env, links.size());
-    for (size_t i = 0; i < links.size(); i++) {
+    return ToArray(env, links, [&](const xdp::LinkRecord& l) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("ifindex", Napi::Number::New(env, links[i].ifindex));
-      o.Set("pinned", Napi::Number::New(env, links[i].pinned));
-      o.Set("linkId", Napi::Number::New(env, links[i].linkId));
-      o.Set("progId", Napi::Number::New(env, links[i].progId));
-      out.Set(static_cast<uint32_t>(i), o);
-    }
-    return out;
+      o.Set("ifindex", Napi::Number::New(env, l.ifindex));
+      o.Set("pinned", Napi::Number::New(env, l.pinned));
+      o.Set("linkId", Napi::Number::New(env, l.linkId));
+      o.Set("progId", Napi::Number::New(env, l.progId));
+      return o;
+    });
   }
 
   Napi::Value Attach(const Napi::CallbackInfo& info) {
@@ -161,9 +167,7 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
     if (!Args(info, 1, "takeOverLinks(oldDir)")) return env.Undefined();
     std::vector<uint32_t> moved;
     if (Threw(env, fp_.TakeOverLinks(info[0].As<Napi::String>().Utf8Value(), &moved))) return env.Undefined();
-    Napi::Array out = Napi::Array::New(env, moved.size());
-    for (size_t i = 0; i < moved.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, moved[i]));
-    return out;
+    return ToArray(env, moved, [&](uint32_t ifindex) { return Napi::Number::New(env, ifindex); });
   }
 
   Napi::Value ReplaceList(const Napi::CallbackInfo& info) {
@@ -188,15 +192,13 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
     Napi::Env env = info.Env();
     std::vector<xdp::ListDigest> digests;
     if (Threw(env, fp_.Digests(&digests))) return env.Undefined();
-    Napi::Array out = Napi::Array::New(env, digests.size());
-    for (size_t i = 0; i < digests.size(); i++) {
+    return ToArray(env, digests, [&](const xdp::ListDigest& d) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("ifindex", Napi::Number::New(env, digests[i].ifindex));
-      o.Set("family", Napi::Number::New(env, digests[i].family));
-      o.Set("digest", Napi::String::New(env, Hex(digests[i].digest, 32)));
-      out.Set(static_cast<uint32_t>(i), o);
-    }
-    return out;
+      o.Set("ifindex", Napi::Number::New(env, d.ifindex));
+      o.Set("family", Napi::Number::New(env, d.family));
+      o.Set("digest", Napi::String::New(env, Hex(d.digest, 32)));
+      return o;
+    });
   }
 
   Napi::Value Counters(const Napi::CallbackInfo& info) {
@@ -204,14 +206,12 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
     std::vector<xdp::CounterRecord> records;
     if (Threw(env, fp_.Counters(&records))) return env.Undefined();
     static const char* names[6] = {"droppedPackets", "droppedBytes", "allowedPackets", "allowedBytes", "passedPackets", "passedBytes"};
-    Napi::Array out = Napi::Array::New(env, records.size());
-    for (size_t i = 0; i < records.size(); i++) {
+    return ToArray(env, records, [&](const xdp::CounterRecord& r) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("ifindex", Napi::Number::New(env, records[i].ifindex));
-      for (int k = 0; k < 6; k++) o.Set(names[k], Napi::BigInt::New(env, records[i].values[k]));
-      out.Set(static_cast<uint32_t>(i), o);
-    }
-    return out;
+      o.Set("ifindex", Napi::Number::New(env, r.ifindex));
+      for (int k = 0; k < 6; k++) o.Set(names[k], Napi::BigInt::New(env, r.values[k]));
+      return o;
+    });
   }
 
   Napi::Value Query(const Napi::CallbackInfo& info) {

@@ -147,6 +147,13 @@ function pinnedDropped(t: Topology): number {
   return dump.reduce((n, e) => n + (e.formatted?.values ?? []).reduce((m, v) => m + v.value.dropped_packets, 0), 0);
 }
 
+/** The structured error a call is refused with; undefined when it succeeds. */
+const refusal = (call: Promise<unknown>) =>
+  call.then(
+    () => undefined,
+    (e: { reason?: string; metadata?: Record<string, string> }) => e,
+  );
+
 const until = async (what: string, ok: () => Promise<boolean> | boolean, ms = 20_000) => {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
@@ -360,10 +367,7 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     await blocklists(t);
     execFileSync("sh", ["-c", `echo xdp=ENOMEM > ${faultFile}`]);
     const fw = t.daemon.api(FirewallService);
-    const err = await fw.updatePrefixSet({ prefixSet: { name: "blocked", prefixes: [{ cidr: `${OTHER}/32` }] }, updateMask: { paths: ["prefixes"] } }).then(
-      () => undefined,
-      (e: { reason?: string; metadata?: Record<string, string> }) => e,
-    );
+    const err = await refusal(fw.updatePrefixSet({ prefixSet: { name: "blocked", prefixes: [{ cidr: `${OTHER}/32` }] }, updateMask: { paths: ["prefixes"] } }));
     expect(err?.reason).toBe("DATAPLANE_REJECTED");
     expect(err?.metadata).toMatchObject({ item: "fast_path_lists[blocked]", errno: "ENOMEM" });
     // Nothing changed: the set, the nftables set and the XDP list are as before.
@@ -384,10 +388,7 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     const theirs = xdpProgOnWan(t);
     const fw = t.daemon.api(FirewallService);
     await fw.createPrefixSet({ prefixSet: { name: "blocked", family: AddressFamily.IPV4, prefixes: [{ cidr: "198.51.100.0/24" }] } });
-    const err = await fw.attachFastPathList({ fastPathList: { prefixSet: "blocked", action: FastPathAction.DROP, interfaces: ["wan"] } }).then(
-      () => undefined,
-      (e: { reason?: string; metadata?: Record<string, string> }) => e,
-    );
+    const err = await refusal(fw.attachFastPathList({ fastPathList: { prefixSet: "blocked", action: FastPathAction.DROP, interfaces: ["wan"] } }));
     expect(err?.reason).toBe("DATAPLANE_REJECTED");
     expect(err?.metadata).toMatchObject({ item: "fast_path_lists[blocked]", errno: "EBUSY" });
     expect(xdpProgOnWan(t)).toBe(theirs);
@@ -405,10 +406,7 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     const foreign = path.join(t.pinRoot, ours, "links", "4242");
     mkdirSync(foreign); // a directory is no BPF object: opening it as a pin is refused (EACCES)
     const fw = t.daemon.api(FirewallService);
-    const err = await fw.updatePrefixSet({ prefixSet: { name: "blocked", prefixes: [{ cidr: `${OTHER}/32` }] }, updateMask: { paths: ["prefixes"] } }).then(
-      () => undefined,
-      (e: { reason?: string; metadata?: Record<string, string> }) => e,
-    );
+    const err = await refusal(fw.updatePrefixSet({ prefixSet: { name: "blocked", prefixes: [{ cidr: `${OTHER}/32` }] }, updateMask: { paths: ["prefixes"] } }));
     expect(err?.reason).toBe("DATAPLANE_UNAVAILABLE");
     expect(err?.metadata).toMatchObject({ backend: "xdp" });
     expect(err?.metadata?.cause).toContain(foreign);
@@ -433,10 +431,7 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     const t = await topology({ ORBITAL_BPF_DIR: path.join(plain, "orbital") });
     const fw = t.daemon.api(FirewallService);
     await fw.createPrefixSet({ prefixSet: { name: "blocked", family: AddressFamily.IPV4, prefixes: [{ cidr: "198.51.100.0/24" }] } });
-    const err = await fw.attachFastPathList({ fastPathList: { prefixSet: "blocked", action: FastPathAction.DROP, interfaces: ["wan"] } }).then(
-      () => undefined,
-      (e: { reason?: string; metadata?: Record<string, string> }) => e,
-    );
+    const err = await refusal(fw.attachFastPathList({ fastPathList: { prefixSet: "blocked", action: FastPathAction.DROP, interfaces: ["wan"] } }));
     expect(err?.reason).toBe("DATAPLANE_UNAVAILABLE");
     expect(err?.metadata).toMatchObject({ backend: "xdp" });
     expect(err?.metadata?.cause).toMatch(/not on a BPF file system/);

@@ -46,21 +46,16 @@ struct counters {
 // Templates of the inner maps: orbitald creates each list with the same type, key, value and flags, sized to
 // its entries (the kernel does not compare max_entries of an LPM trie's inner map). Sizes, not BTF types: clang
 // 14 emits only a forward declaration of a struct that no global uses, which libbpf cannot size.
-struct v4_list {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 1);
-  __uint(key_size, sizeof(struct v4_key));
-  __uint(value_size, sizeof(__u8));
-};
-
-struct v6_list {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 1);
-  __uint(key_size, sizeof(struct v6_key));
-  __uint(value_size, sizeof(__u8));
-};
+#define LIST_TEMPLATE(name, key)                 \
+  struct name {                                  \
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);         \
+    __uint(map_flags, BPF_F_NO_PREALLOC);        \
+    __uint(max_entries, 1);                      \
+    __uint(key_size, sizeof(key));               \
+    __uint(value_size, sizeof(__u8));            \
+  }
+LIST_TEMPLATE(v4_list, struct v4_key);
+LIST_TEMPLATE(v6_list, struct v6_key);
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
