@@ -50,7 +50,7 @@ import type { Failpoints } from "./failpoints.js";
 import { BackendHealth } from "./services/backend-health.js";
 import { reportDataPartition } from "./services/data-partition-health.js";
 import { dataplaneReads } from "./services/dataplane-reads.js";
-import { fastPathMetricLines } from "./services/fast-path-metrics.js";
+import { fastPathMetricLines } from "./services/xdp-fast-path-metrics.js";
 import { reportHandlerOutcome } from "./services/handler-health.js";
 import { buildInfo } from "./build-info.js";
 import { buildOpenApi } from "./transports/rest/openapi.js";

@@ -1,6 +1,6 @@
 // Firewall service: ordered rules and named prefix sets in the configuration (compiled by the data plane
 // into one nftables table of orbitald's own), rule counters from the kernel, and bulk prefix-set loading;
-// the XDP fast-path lists made of prefix sets are fast-path-handlers.ts.
+// the XDP fast-path lists made of prefix sets are xdp-fast-path-handlers.ts.
 import { clone, create } from "@bufbuild/protobuf";
 import { AddressFamily, IpPrefixSchema } from "../../gen/orbital/api/v1/ip_pb.js";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
@@ -25,7 +25,7 @@ import { paginate } from "../validation/pagination.js";
 import { checkBulkBatch } from "../validation/bulk-batch.js";
 import { Violations } from "../validation/violations.js";
 import { alreadyExists, inUse, notFound } from "./resource-errors.js";
-import { fastPathHandlers } from "./fast-path-handlers.js";
+import { fastPathHandlers } from "./xdp-fast-path-handlers.js";
 
 const byEvaluationOrder = (a: Rule, b: Rule) => a.chain - b.chain || a.sequence - b.sequence;
 const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);

@@ -25,7 +25,7 @@ import { applyFieldMask } from "../validation/field-mask.js";
 import { validateInterface } from "../validation/network-rules.js";
 import { paginate } from "../validation/pagination.js";
 import { Violations } from "../validation/violations.js";
-import { FAST_PATH_MODES } from "./fast-path-handlers.js";
+import { FAST_PATH_MODES } from "./xdp-fast-path-handlers.js";
 import { alreadyExists, inUse, notFound } from "./resource-errors.js";
 
 const operStates: Record<number, OperState> = { 1: OperState.NOT_PRESENT, 2: OperState.DOWN, 3: OperState.LOWER_LAYER_DOWN, 4: OperState.TESTING, 5: OperState.DORMANT, 6: OperState.UP };

@@ -1,4 +1,4 @@
-// The fast-path half of the firewall service: prefix sets attached to interfaces as XDP drop or allow lists
+// The XDP half of the firewall service (not the fast-path transport: that is src/daemon/transports/fast/): prefix sets attached to interfaces as XDP drop or allow lists
 // (configuration like the rest: staged, diffed, committed, rolled back), and the fast path's state on each
 // interface as the kernel has it (attach mode, counters). The lists themselves are compiled and put in force
 // by the data plane's XDP backend; this module only validates and stores the attachments.
