@@ -256,7 +256,8 @@ export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE_
  */
 export type BackendHealth = Message<"orbital.system.v1.BackendHealth"> & {
   /**
-   * "rtnetlink" (links, addresses, routes), "nftables" (firewall) or "storage" (the data dir).
+   * "rtnetlink" (links, addresses, routes), "nftables" (firewall), "xdp" (the XDP fast-path lists) or
+   * "storage" (the data dir).
    *
    * @generated from field: string name = 1;
    */
