@@ -167,6 +167,22 @@ const samples: Record<string, Sample> = {
       return { name: `psd-${t}` };
     },
   },
+  "FirewallService.ListFastPathLists": { request: () => ({ page: { size: 10 } }) },
+  "FirewallService.AttachFastPathList": {
+    request: async (t) => {
+      await call(FirewallService, "CreatePrefixSet", { prefixSet: { name: `fpa-${t}`, family: 1, prefixes: [{ cidr: "198.51.100.0/24" }] } });
+      return { fastPathList: { prefixSet: `fpa-${t}`, action: 1, interfaces: ["eth0"] } };
+    },
+    vary: (t) => [`fpa-${t}`],
+  },
+  "FirewallService.DetachFastPathList": {
+    request: async (t) => {
+      await call(FirewallService, "CreatePrefixSet", { prefixSet: { name: `fpd-${t}`, family: 1, prefixes: [{ cidr: "203.0.113.0/24" }] } });
+      await call(FirewallService, "AttachFastPathList", { fastPathList: { prefixSet: `fpd-${t}`, action: 2, interfaces: ["eth0"] } });
+      return { prefixSet: `fpd-${t}` };
+    },
+  },
+  "FirewallService.GetFastPathStatus": { request: () => ({}) },
   "UserService.WhoAmI": { request: () => ({}), ignore: ["authMethod", "uid", "pid", "tokenId"] },
   "UserService.GetUser": { request: () => ({ name: "parity-base" }) },
   "UserService.CreateUser": {
