@@ -272,6 +272,8 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     const sent = await sender.done;
     expect(sent).toBeGreaterThan(1000);
     expect(nftCounters(t)["seen-blocked"]).toBe(0);
+    // And every frame sent reached XDP and was dropped there, through every replacement.
+    await until("every frame counted", async () => (await xdpStatus(t))!.counters!.droppedPackets >= BigInt(sent), 5_000);
     expect((await xdpStatus(t))!.ipv4Entries).toBe(50_002n); // the list plus partners' allow entry
   }, 300_000);
 
@@ -293,6 +295,10 @@ describe.skipIf(!available)("XDP fast path on the real kernel", () => {
     cleanups.push(() => again.cleanup());
     const adopted = await again.waitForLog((l) => l.msg === "XDP fast path adopted from its pins");
     expect(adopted.progId).toBe(progBefore);
+    // Still dropping after the restart, with the counters of before (the same pinned map).
+    const afterRestart = pinnedDropped(t);
+    expect(afterRestart).toBeGreaterThan(whileDown);
+    await until("drops after the restart", () => pinnedDropped(t) > afterRestart + 300);
     sender.stop();
     await sender.done;
     // One program, one link: the same as before the crash.
