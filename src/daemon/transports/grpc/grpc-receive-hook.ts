@@ -22,7 +22,7 @@ import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
 import { OrbitalError } from "../../../common/errors.js";
 import { traceFromParent } from "../../../common/trace.js";
 import { grpcStatusOf } from "./grpc-status-shim.js";
-import type { ReceiveAccount, ReceiveCap } from "./receive-budget.js";
+import type { ReceiveAccount, ReceiveCap } from "../../rpc/receive-budget.js";
 
 /** Bytes charged per received chunk on top of its length: about what V8 and grpc-js spend to hold it. */
 export const CHUNK_COST = 256;

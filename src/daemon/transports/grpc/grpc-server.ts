@@ -16,7 +16,7 @@ import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipel
 import { connectionPrincipal, type ConnectionTable } from "../../rpc/connections.js";
 import { chargeReceivesTo, installReceiveHook } from "./grpc-receive-hook.js";
 import { installStatusShim } from "./grpc-status-shim.js";
-import { ReceiveBudget } from "./receive-budget.js";
+import type { ReceiveBudget } from "../../rpc/receive-budget.js";
 import type { ServiceRegistration } from "../../rpc/service-impl.js";
 
 export interface GrpcLimits {
@@ -30,13 +30,6 @@ export interface GrpcLimits {
   maxConnections: number;
   /** Every this long each connection gets a PING; one not answered within as long again is closed, ms. */
   keepaliveMs: number;
-  /**
-   * Bytes of requests one connection may hold before their handlers have them (receive-budget.ts); the call
-   * that goes over gets RATE_LIMITED.
-   */
-  maxReceivingBytesPerConnection: number;
-  /** The same for all connections together. */
-  maxReceivingBytes: number;
 }
 
 export const defaultLimits: GrpcLimits = {
@@ -45,10 +38,6 @@ export const defaultLimits: GrpcLimits = {
   maxInFlightPerConnection: 32,
   maxConnections: 256,
   keepaliveMs: 5_000,
-  // Two maximum-size requests arriving at once on one connection, four in the whole daemon: plenty for a
-  // control plane whose requests are mostly under a KiB, and 16 MiB at most on a 512 MB router.
-  maxReceivingBytesPerConnection: 8 << 20,
-  maxReceivingBytes: 16 << 20,
 };
 
 export interface GrpcServerDeps {
@@ -59,6 +48,8 @@ export interface GrpcServerDeps {
   connections: ConnectionTable;
   /** Resolves a socket peer to a principal; throws an OrbitalError when it cannot. */
   authenticatePeer(peer: { pid: number; uid: number; gid: number }): Principal;
+  /** What requests may hold before their handlers have them, shared with the fast path. */
+  receiveBudget: ReceiveBudget;
   limits?: Partial<GrpcLimits>;
 }
 
@@ -101,13 +92,12 @@ export class GrpcServer {
       "grpc.keepalive_timeout_ms": this.limits.keepaliveMs,
     });
     installReceiveHook();
-    const receiveBudget = new ReceiveBudget({ perConnection: this.limits.maxReceivingBytesPerConnection, total: this.limits.maxReceivingBytes });
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     // Each connection gets its account in the receive budget as it is handed to grpc-js.
     this.inject = {
       ...injector,
       injectConnection: (socket) => {
-        chargeReceivesTo(socket, receiveBudget.account());
+        chargeReceivesTo(socket, deps.receiveBudget.account());
         injector.injectConnection(socket);
       },
     };

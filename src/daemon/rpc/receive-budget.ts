@@ -1,11 +1,12 @@
-// The request bytes the gRPC transport holds for calls whose handler does not have them yet, counted per
-// connection and for the whole daemon, each against its cap. This is the accounting only; what a call holds
-// is reported by grpc-receive-hook.ts, which refuses the call that goes over a cap.
+// The request bytes the transports hold for calls whose handler does not have them yet, counted per
+// connection and for the whole daemon (both protocols share one budget), each against its cap. This is the
+// accounting only; what a call holds is reported by the transport (grpc/grpc-receive-hook.ts,
+// fast/fast-connection.ts), which refuses the call that goes over a cap with RATE_LIMITED.
 //
 // Why it exists: grpc-js receives a unary request whole (up to the client's half-close) before it calls the
-// handler, so neither authorization nor the in-flight cap bounds those bytes. Without the caps one client
-// could make the daemon hold a maximum-size message on every stream of every connection: 4 MiB x 64 streams x
-// 256 connections.
+// handler, and a fast-path stream queues the messages its handler has not taken, so neither authorization nor
+// the in-flight cap bounds those bytes. Without the caps one client could make the daemon hold a maximum-size
+// message on every stream of every connection: 4 MiB x 64 streams x 256 connections.
 
 export interface ReceiveCaps {
   /** Bytes one connection may hold for calls that have not reached their handler. */
@@ -13,6 +14,12 @@ export interface ReceiveCaps {
   /** The same for all connections together. */
   total: number;
 }
+
+/**
+ * Two maximum-size requests arriving at once on one connection, four in the whole daemon: plenty for a control
+ * plane whose requests are mostly under a KiB, and 16 MiB at most on a 512 MB router.
+ */
+export const defaultReceiveCaps: ReceiveCaps = { perConnection: 8 << 20, total: 16 << 20 };
 
 /** The cap a change went over. */
 export type ReceiveCap = "connection" | "daemon";
