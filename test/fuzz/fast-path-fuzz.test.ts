@@ -18,6 +18,7 @@ import { encodeFrame, END_STREAM, FrameReader, FrameType, PREFACE, type Frame } 
 import { defaultReceiveCaps } from "../../src/daemon/rpc/receive-budget.js";
 import { defaultFastLimits } from "../../src/daemon/transports/fast/fast-transport.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { Rng } from "../support/rng.js";
 
 const SEED = process.env.ORBITAL_FUZZ_SEED !== undefined ? Number(process.env.ORBITAL_FUZZ_SEED) >>> 0 : 0xfa57;
 const ROUNDS = 3;
@@ -30,24 +31,6 @@ const CREATE_ROLE = "/orbital.user.v1.UserService/CreateRole";
 /** A client-streaming RPC whose handler the daemon under test never runs (failpoint "hang"). */
 const STALLED_STREAM = "/orbital.firewall.v1.FirewallService/BulkUpdatePrefixSetEntries";
 
-class Rng {
-  constructor(private s: number) {}
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 255;
-    return b;
-  }
-}
 
 /** What a raw connection saw before it ended. */
 interface Seen {

@@ -21,6 +21,7 @@ import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
 import { UserService, UserSchema, type User } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { MEMORY_CHECK_INTERVAL_MS } from "../../src/daemon/process-memory.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { Rng } from "../support/rng.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Budget. The numbers are case counts, not times: the file must stay well under 2 minutes on 2 cores.
@@ -53,39 +54,7 @@ const MAX_MESSAGE = 4 << 20; // the daemon's defaultLimits.maxMessageBytes
 const KEEPER = { name: "fuzz-keeper", uid: 2741, role: "viewer", description: "created before the fuzz rounds; must survive them" };
 
 // ---------------------------------------------------------------------------------------------------------
-// Deterministic PRNG (mulberry32); each case gets its own stream derived from (seed, round, index).
-
-class Rng {
-  constructor(private s: number) {}
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 2 ** 32 < p;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-  /** Mostly small sizes, sometimes large ones. */
-  size(max: number): number {
-    return this.chance(0.8) ? this.int(Math.min(64, max) + 1) : this.int(max + 1);
-  }
-}
+// Deterministic PRNG (test/support/rng.ts); each case gets its own stream derived from (seed, round, index).
 
 function flipBit(r: Rng, b: Buffer, from: number): void {
   const i = r.range(from, b.length - 1);
