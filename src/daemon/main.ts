@@ -7,6 +7,7 @@ import { Failpoints } from "./failpoints.js";
 import { clearActivationEnv, inheritedSockets } from "./listeners/socket-activation.js";
 import { SocketInUseError } from "./listeners/unix-listener.js";
 import { parseOptions, usage, UsageError } from "./options.js";
+import { tuneProcessMemory } from "./process-memory.js";
 
 export async function orbitaldMain(argv: string[]): Promise<void> {
   let opts;
@@ -26,6 +27,7 @@ export async function orbitaldMain(argv: string[]): Promise<void> {
   const log = createLogger("orbitald", opts.logLevel);
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection (continuing)"));
   process.on("uncaughtException", (err) => log.error({ err }, "uncaught exception (continuing)"));
+  tuneProcessMemory(log);
 
   let daemon: Daemon;
   try {

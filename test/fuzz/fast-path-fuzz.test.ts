@@ -15,8 +15,10 @@ import { GetVersionRequestSchema, SystemService } from "../../src/gen/orbital/sy
 import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { decodeStatus, isKnownReason } from "../../src/common/errors.js";
 import { encodeFrame, END_STREAM, FrameReader, FrameType, PREFACE, type Frame } from "../../src/common/fastpath/frame.js";
+import { defaultReceiveCaps } from "../../src/daemon/rpc/receive-budget.js";
 import { defaultFastLimits } from "../../src/daemon/transports/fast/fast-transport.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { Rng } from "../support/rng.js";
 
 const SEED = process.env.ORBITAL_FUZZ_SEED !== undefined ? Number(process.env.ORBITAL_FUZZ_SEED) >>> 0 : 0xfa57;
 const ROUNDS = 3;
@@ -29,24 +31,6 @@ const CREATE_ROLE = "/orbital.user.v1.UserService/CreateRole";
 /** A client-streaming RPC whose handler the daemon under test never runs (failpoint "hang"). */
 const STALLED_STREAM = "/orbital.firewall.v1.FirewallService/BulkUpdatePrefixSetEntries";
 
-class Rng {
-  constructor(private s: number) {}
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 255;
-    return b;
-  }
-}
 
 /** What a raw connection saw before it ended. */
 interface Seen {
@@ -207,6 +191,54 @@ describe("fast-path fuzz", () => {
       await Promise.all(conns.map((c) => c.ended));
     }
     await new Promise((r) => setTimeout(r, 200));
+    await healthy();
+  }, 60_000);
+
+  it("refuses the stream message that takes its connection, or the daemon, over the bytes waiting for handlers", async () => {
+    const { perConnection, total } = defaultReceiveCaps;
+    // 300 KiB messages (one unknown field each) to a client stream whose handler never takes them: 3 per call
+    // stay inside the call's 1 MiB window, so only the receive caps can refuse them.
+    const big = Buffer.concat([Buffer.from([0x9a, 0x06, 0x80, 0xe0, 0x12]), Buffer.alloc(300 << 10, 7)]);
+    const streams = (calls: number) => {
+      const c = raw(d.socketPath);
+      const frames = [declare(1, STALLED_STREAM)];
+      for (let id = 1; id <= calls; id++) frames.push(open(id, 1), message(id, big, 0), message(id, big, 0), message(id, big, 0));
+      c.send(Buffer.concat(frames));
+      return c;
+    };
+    const settled = (cs: ReturnType<typeof raw>[]) => expect.poll(() => cs.every((c) => c.seen.hello), { timeout: 10_000 }).toBe(true);
+    // 10 calls x 900 KiB on one connection: the 28th message goes over its 8 MiB, and only its call is refused
+    const one = streams(10);
+    try {
+      await expect.poll(() => one.seen.statuses.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(one.seen.statuses).toEqual([{ callId: 10, code: 8, reason: "RATE_LIMITED" }]);
+      expect(one.seen.closed).toBe(false);
+    } finally {
+      one.socket.destroy();
+      await one.ended;
+    }
+    // its bytes are released with it: two connections of 8 calls (7 MiB each) fit, a third goes over the daemon's 16 MiB
+    const fits = [streams(8), streams(8)];
+    try {
+      await settled(fits);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(fits.map((c) => c.seen.statuses)).toEqual([[], []]);
+      const over = streams(8);
+      try {
+        await expect.poll(() => over.seen.statuses.length, { timeout: 10_000 }).toBeGreaterThan(0);
+        expect(new Set(over.seen.statuses.map((st) => `${st.code} ${st.reason}`))).toEqual(new Set(["8 RATE_LIMITED"]));
+        expect(over.seen.statuses.length).toBeLessThan(8); // the calls that fit wait on
+      } finally {
+        over.socket.destroy();
+        await over.ended;
+      }
+    } finally {
+      for (const c of fits) c.socket.destroy();
+      await Promise.all(fits.map((c) => c.ended));
+    }
+    expect(perConnection).toBe(8 << 20);
+    expect(total).toBe(16 << 20);
     await healthy();
   }, 60_000);
 

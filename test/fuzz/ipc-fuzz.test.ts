@@ -1,6 +1,9 @@
 // Proves: bad input of any kind (garbage bytes, malformed HTTP/2 frames, undecodable, lying or oversized gRPC messages,
-// wrong-typed fields) gets a structured error with a catalogue reason, and orbitald keeps running with its data intact.
-// Topology: one real orbitald child process; raw sockets, node:http2 sessions and the SDK in this process (seeded PRNG).
+// wrong-typed fields) gets a structured error with a catalogue reason, and orbitald keeps running with its data intact;
+// under hostile connections (requests near the size limit on many streams, CONTINUATION floods, rapid reset, 200 idle
+// connections) its memory stays within 64 MiB of the idle daemon's and stops growing.
+// Topology: one real orbitald child process on the production Node.js with the executable's options; raw sockets,
+// node:http2 sessions and the SDK in this process (seeded PRNG).
 import { readdirSync, readlinkSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
@@ -16,21 +19,33 @@ import { ServerReflection as ReflectionV1 } from "../../src/gen/grpc/reflection/
 import { ServerReflection as ReflectionV1Alpha } from "../../src/gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
 import { UserService, UserSchema, type User } from "../../src/gen/orbital/user/v1/user_pb.js";
+import { MEMORY_CHECK_INTERVAL_MS } from "../../src/daemon/process-memory.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { Rng } from "../support/rng.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Budget. The numbers are case counts, not times: the file must stay well under 2 minutes on 2 cores.
 
 const SEED = process.env.ORBITAL_FUZZ_SEED !== undefined ? Number(process.env.ORBITAL_FUZZ_SEED) >>> 0 : 0x0b17a1d;
-/**
- * Large enough that V8's heap and the allocator reach their working size (the raw part reaches as many dead
- * connections held at once as the main round does): RSS growth after it means a leak.
- */
+/** A first pass over the three levels, before the main rounds. */
 const WARMUP = { raw: 400, grpc: 2400, typed: 100 };
 const ROUNDS = { raw: 800, grpc: 2400, typed: 600 };
 /** Over-limit bodies cost 4 MiB each on the wire: a few per round, one at a time (see grpcRound). */
 const HUGE_BODIES = 8;
+/**
+ * The memory defect's hostile mix, 1,000 connections a round, repeated: each round holds `idle` connections open
+ * while the others (so many of each kind, in a seeded order) run `concurrency` at a time.
+ */
+const HOSTILE = { rounds: 3, idle: 200, concurrency: 16, kinds: { oversized: 50, "continuation-flood": 350, "rapid-reset": 400 } };
+/** Resting RSS after any round may exceed the idle daemon's by less than this. */
 const RSS_GROWTH_LIMIT_KIB = 64 * 1024;
+/**
+ * The plateau: the last hostile round's resting RSS may exceed the first's by less than this. The rounds repeat one
+ * mix (other cases of the same kinds), so what a round leaves behind adds up (HOSTILE.rounds - 1) times in that
+ * difference: 6 KiB kept per connection (6 MiB a round) fails it, while a bounded daemon stays within GC noise
+ * (0.1-9 MiB measured on a loaded 2-core machine).
+ */
+const PLATEAU_LIMIT_KIB = 12 * 1024;
 /** Connections the daemon may hold open for us at once: well under its maxConnections (256). */
 const OPEN_SOCKETS_HEADROOM = 200;
 /** A dead session must be closed by the daemon within this (its keepalive PING and timeout are 5 s each). */
@@ -39,39 +54,7 @@ const MAX_MESSAGE = 4 << 20; // the daemon's defaultLimits.maxMessageBytes
 const KEEPER = { name: "fuzz-keeper", uid: 2741, role: "viewer", description: "created before the fuzz rounds; must survive them" };
 
 // ---------------------------------------------------------------------------------------------------------
-// Deterministic PRNG (mulberry32); each case gets its own stream derived from (seed, round, index).
-
-class Rng {
-  constructor(private s: number) {}
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 2 ** 32 < p;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-  /** Mostly small sizes, sometimes large ones. */
-  size(max: number): number {
-    return this.chance(0.8) ? this.int(Math.min(64, max) + 1) : this.int(max + 1);
-  }
-}
+// Deterministic PRNG (test/support/rng.ts); each case gets its own stream derived from (seed, round, index).
 
 function flipBit(r: Rng, b: Buffer, from: number): void {
   const i = r.range(from, b.length - 1);
@@ -764,6 +747,116 @@ function judge(c: GrpcCase, o: GrpcOutcome, tally: Tally): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// The hostile connections of the memory defect: requests near the size limit on many streams at once,
+// CONTINUATION floods, rapid reset, and idle connections held open meanwhile.
+
+type HostileKind = keyof typeof HOSTILE.kinds;
+
+/** The kinds of one round's connections, HOSTILE.kinds of each, shuffled. */
+function hostileSchedule(r: Rng): HostileKind[] {
+  const kinds = (Object.entries(HOSTILE.kinds) as [HostileKind, number][]).flatMap(([kind, n]) => new Array<HostileKind>(n).fill(kind));
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = r.int(i + 1);
+    [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
+  }
+  return kinds;
+}
+
+/** A HEADERS frame without END_HEADERS, then CONTINUATION frames of ~4 KiB each: a header block that never ends. */
+function continuationFlood(r: Rng): RawCase {
+  const path = r.pick(methods).path;
+  const frames: Buffer[] = [CLIENT_START(), h2Frame(F.HEADERS, 0, 1, hpack(requestHeaders(path)))];
+  for (let k = r.range(64, 256); k > 0; k--) frames.push(h2Frame(F.CONTINUATION, 0, 1, hpack([[`x-flood-${k}`, "y".repeat(r.range(3000, 4000))]])));
+  return { name: "continuation-flood", chunks: frames };
+}
+
+/** HEADERS and at once RST_STREAM(CANCEL), stream after stream (CVE-2023-44487). */
+function rapidReset(r: Rng): RawCase {
+  const path = r.pick(methods).path;
+  const block = hpack(requestHeaders(path));
+  const frames: Buffer[] = [CLIENT_START()];
+  for (let k = 0, n = r.range(50, 150); k < n; k++) frames.push(h2Frame(F.HEADERS, END_HEADERS, 2 * k + 1, block), h2Frame(F.RST_STREAM, 0, 2 * k + 1, u32(8)));
+  return { name: "rapid-reset", chunks: [Buffer.concat(frames)] };
+}
+
+/** How one oversized connection ended, stream by stream. */
+interface OversizedOutcome {
+  /** Catalogue reasons of the statuses the daemon sent. */
+  reasons: string[];
+  /** Complaints about statuses that are not structured. */
+  complaints: string[];
+}
+
+/**
+ * One connection with OVERSIZED.streams requests that each declare just under the maximum message size and send
+ * OVERSIZED.sendBytes of it (more than the connection may hold at once), and one that declares more than the
+ * maximum. All go to methods with a unary request, whose handler gets nothing before the whole request: the daemon
+ * must refuse some of the first RATE_LIMITED (the receive budget) and the last MESSAGE_TOO_LARGE, while the rest
+ * wait for bytes that never come until this closes the connection. The refusal comes once the connection's bytes
+ * are in, which takes a few seconds on a busy machine (every 64 KiB waits for an HTTP/2 WINDOW_UPDATE): hence a
+ * generous settleMs, which only a daemon that never refuses reaches.
+ */
+const OVERSIZED = { streams: 6, sendBytes: 1536 << 10, settleMs: 30_000 };
+const unaryRequestMethods = methods.filter((m) => (m.kind === "unary" || m.kind === "server_streaming") && !DESTRUCTIVE.has(m.path));
+function runOversized(socketPath: string, r: Rng): Promise<OversizedOutcome> {
+  return new Promise((resolve) => {
+    const out: OversizedOutcome = { reasons: [], complaints: [] };
+    const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath), maxSessionMemory: 256 });
+    session.on("error", () => {});
+    let waiting = OVERSIZED.streams + 1;
+    const finish = () => {
+      clearTimeout(timer);
+      // not from inside a stream's event: node:http2 (Node 20) corrupts its heap when a session is destroyed there
+      setImmediate(() => session.destroy());
+      resolve(out);
+    };
+    const timer = setTimeout(finish, OVERSIZED.settleMs);
+    const take = (h: http2.IncomingHttpHeaders) => {
+      if (h["grpc-status"] === undefined) return;
+      const message = safeDecode(String(h["grpc-message"] ?? ""));
+      const details = h[STATUS_DETAILS_KEY];
+      if (details === undefined) out.complaints.push(`grpc-status ${h["grpc-status"]} without ${STATUS_DETAILS_KEY} ("${message}")`);
+      else {
+        const err = decodeStatus(Number(h["grpc-status"]), message, Buffer.from(String(details), "base64"));
+        if (!isKnownReason(err.reason)) out.complaints.push(`reason "${err.reason}" is not in the catalogue`);
+        out.reasons.push(err.reason);
+      }
+      // refused on both counts: the requests still waiting would wait for good
+      if (--waiting === 0 || (out.reasons.includes("RATE_LIMITED") && out.reasons.includes("MESSAGE_TOO_LARGE"))) finish();
+    };
+    const open = (declared: number, body: Buffer) => {
+      let req: http2.ClientHttp2Stream;
+      try {
+        req = session.request({ ":method": "POST", ":path": r.pick(unaryRequestMethods).path, "content-type": "application/grpc", te: "trailers" }, { endStream: false });
+      } catch {
+        return;
+      }
+      req.on("response", take);
+      req.on("trailers", take);
+      req.on("error", () => {});
+      req.on("data", () => {});
+      req.write(Buffer.concat([grpcFrame(Buffer.alloc(0), 0, declared), body]));
+    };
+    for (let k = 0; k < OVERSIZED.streams; k++) open(MAX_MESSAGE - 1, Buffer.alloc(OVERSIZED.sendBytes, 0x0a));
+    open(MAX_MESSAGE + r.range(1, 1 << 20), Buffer.alloc(64 << 10));
+  });
+}
+
+/** Idle HTTP/2 connections (node:http2 answers the daemon's keepalive PINGs, so they stay open), closed by close(). */
+function idleConnections(socketPath: string, n: number): Promise<{ close(): void }> {
+  const sessions = Array.from({ length: n }, () => {
+    const s = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) });
+    s.on("error", () => {});
+    return s;
+  });
+  return Promise.all(sessions.map((s) => new Promise((resolve) => (s.connecting ? s.once("connect", resolve) : resolve(undefined))))).then(() => ({
+    close: () => {
+      for (const s of sessions) s.destroy();
+    },
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Typed-client cases: the SDK, wrong-typed and out-of-range values.
 
 interface TypedCase {
@@ -859,7 +952,6 @@ let d: RunningDaemon;
 let clients: Clients;
 let keeperBefore: User;
 let versionBefore: { apiPackages: string[]; version: string };
-let rssAfterWarmup = 0;
 let total = 0;
 /** Sockets of the daemon with only the SDK clients connected. */
 let socketBaseline = 0;
@@ -946,6 +1038,83 @@ async function grpcRound(round: string, n: number): Promise<void> {
   await alive(round);
 }
 
+/** One round of the memory defect's hostile mix (HOSTILE). */
+async function hostileRound(round: string): Promise<void> {
+  const findings = new Findings(round);
+  const tally = new Tally();
+  const pid = d.proc.pid!;
+  const idle = await idleConnections(d.socketPath, HOSTILE.idle);
+  const baseline = socketBaseline + HOSTILE.idle;
+  // the daemon accepts them from its listen backlog a little after they connected
+  for (const until = Date.now() + RECLAIM_MS; daemonSockets(pid) < baseline && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+  let peak = baseline;
+  const schedule = hostileSchedule(caseRng(round, -1));
+  try {
+    await pool(schedule.length, HOSTILE.concurrency, async (i) => {
+      // the idle connections and these stay under the daemon's connection limit (256)
+      const open = await waitForSockets(pid, baseline + HOSTILE.concurrency, RECLAIM_MS);
+      peak = Math.max(peak, open);
+      const r = caseRng(round, i);
+      const kind = schedule[i]!;
+      if (kind === "oversized") {
+        const o = await runOversized(d.socketPath, r);
+        for (const reason of o.reasons) tally.add(`oversized:${reason}`);
+        for (const complaint of o.complaints) findings.fail(i, kind, complaint);
+        const unexpected = o.reasons.filter((reason) => reason !== "RATE_LIMITED" && reason !== "MESSAGE_TOO_LARGE");
+        if (unexpected.length > 0) findings.fail(i, kind, `expected RATE_LIMITED or MESSAGE_TOO_LARGE, got ${unexpected.join(", ")}`);
+        // the connection sends more than it may hold: the receive budget must refuse part of it
+        if (!o.reasons.includes("RATE_LIMITED")) findings.fail(i, kind, `no request refused RATE_LIMITED within ${OVERSIZED.settleMs} ms (got ${o.reasons.join(", ") || "no status"})`);
+      } else {
+        const c = kind === "rapid-reset" ? rapidReset(r) : continuationFlood(r);
+        const o = await runRaw(d.socketPath, c, 100);
+        const goaway = parseH2(o.received).find((f) => f.type === F.GOAWAY);
+        tally.add(`${kind}:${goaway && goaway.payload.length >= 8 ? `goaway-${goaway.payload.readUInt32BE(4)}` : o.closedByDaemon ? "closed" : "no-goaway"}`);
+      }
+      if (i % 200 === 199) await alive(`${round} #${i}`);
+    });
+  } finally {
+    idle.close();
+  }
+  await reclaimed(findings, round);
+  total += HOSTILE.idle + schedule.length;
+  console.log(`[fuzz] ${round}: ${HOSTILE.idle} idle + ${schedule.length} hostile connections; outcomes: ${tally}; daemon sockets: baseline ${baseline}, peak ${peak}`);
+  expect(findings.list, `${findings.count} failures`).toEqual([]);
+  await alive(round);
+}
+
+/**
+ * The daemon's RSS once it is at rest after a round: every connection reclaimed, then the least RSS seen until one
+ * memory check after the daemon's next reduction (the first idle check after 4 MiB of growth collects garbage and
+ * trims malloc; V8's concurrent sweeping after a big round can keep a check or two from counting as idle), or
+ * over 8 checks when it has nothing to reduce.
+ */
+async function restingRssKiB(): Promise<number> {
+  await waitForSockets(d.proc.pid!, socketBaseline, RECLAIM_MS);
+  const reductions = () => d.logs().filter((l) => l.msg === "memory reduced").length;
+  const before = reductions();
+  let least = d.rssKiB();
+  let until = Date.now() + MEMORY_CHECK_INTERVAL_MS * 8;
+  for (let reduced = false; Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    least = Math.min(least, d.rssKiB());
+    if (!reduced && reductions() > before) {
+      reduced = true;
+      until = Math.min(until, Date.now() + MEMORY_CHECK_INTERVAL_MS * 1.5);
+    }
+  }
+  return least;
+}
+
+/** Resting RSS after each round, from the idle daemon on. */
+const memory: { round: string; rssKiB: number }[] = [];
+
+async function measure(round: string): Promise<void> {
+  const rssKiB = await restingRssKiB();
+  memory.push({ round, rssKiB });
+  const reductions = d.logs().filter((l) => l.msg === "memory reduced").length;
+  console.log(`[fuzz] resting RSS after ${round}: ${rssKiB} KiB (${rssKiB - memory[0]!.rssKiB >= 0 ? "+" : ""}${rssKiB - memory[0]!.rssKiB} KiB since idle; the daemon reduced its memory ${reductions} times so far)`);
+}
+
 async function typedRound(round: string, n: number, warmup: boolean): Promise<void> {
   const findings = new Findings(round);
   const tally = new Tally();
@@ -982,39 +1151,50 @@ async function typedRound(round: string, n: number, warmup: boolean): Promise<vo
 describe("IPC fuzz: bad input gets a structured error and orbitald keeps running", () => {
   beforeAll(async () => {
     console.log(`[fuzz] seed ${SEED} (replay: ORBITAL_FUZZ_SEED=${SEED})`);
-    d = await startDaemon();
+    // the image's Node.js (fetched once into build/sea-cache/): its V8 keeps memory differently from the test's
+    d = await startDaemon({ runtime: "production" });
     clients = clientsOf(d);
     keeperBefore = (await clients.users.createUser({ user: KEEPER })).user!;
     const v = await clients.system.getVersion({});
     versionBefore = { apiPackages: v.apiPackages, version: v.build?.version ?? "" };
     socketBaseline = daemonSockets(d.proc.pid!);
-  });
+    await measure("idle");
+  }, 120_000);
   afterAll(async () => {
     await d?.cleanup();
   });
 
-  it("warm-up round (all three levels), then the baseline RSS", async () => {
+  it("warm-up round (all three levels)", async () => {
     await rawRound("warmup-raw", WARMUP.raw, false); // reclaimed below, while the other levels run
     await grpcRound("warmup-grpc", WARMUP.grpc);
     await typedRound("warmup-typed", WARMUP.typed, true);
     const findings = new Findings("warmup");
     await reclaimed(findings, "the warm-up");
     expect(findings.list).toEqual([]);
-    rssAfterWarmup = d.rssKiB();
-    expect(rssAfterWarmup).toBeGreaterThan(0);
+    await measure("warm-up");
   }, 120_000);
 
   it("raw socket: garbage bytes and malformed HTTP/2 frames", async () => {
     await rawRound("raw", ROUNDS.raw);
+    await measure("raw");
   }, 120_000);
 
   it("gRPC over valid HTTP/2: undecodable, lying, oversized and misaddressed requests", async () => {
     await grpcRound("grpc", ROUNDS.grpc);
+    await measure("grpc");
   }, 120_000);
 
   it("typed SDK: wrong-typed and out-of-range values", async () => {
     await typedRound("typed", ROUNDS.typed, false);
+    await measure("typed");
   });
+
+  it(`hostile connections, ${HOSTILE.rounds} rounds: near-limit requests on many streams, CONTINUATION floods, rapid reset, ${HOSTILE.idle} idle`, async () => {
+    for (let k = 1; k <= HOSTILE.rounds; k++) {
+      await hostileRound(`hostile-${k}`);
+      await measure(`hostile-${k}`);
+    }
+  }, 300_000);
 
   it("afterwards the daemon is alive, its data intact and its memory bounded", async () => {
     await alive("the final check");
@@ -1025,9 +1205,17 @@ describe("IPC fuzz: bad input gets a structured error and orbitald keeps running
     const names = (await clients.users.listUsers({})).users.map((u) => u.name);
     expect(names).toContain(KEEPER.name);
     expect(names).toContain("root");
-    const rssEnd = d.rssKiB();
-    console.log(`[fuzz] ${total} cases; RSS after warm-up ${rssAfterWarmup} KiB, after all rounds ${rssEnd} KiB (growth ${rssEnd - rssAfterWarmup} KiB, limit ${RSS_GROWTH_LIMIT_KIB} KiB)`);
-    expect(rssEnd - rssAfterWarmup).toBeLessThan(RSS_GROWTH_LIMIT_KIB);
+    const idle = memory[0]!.rssKiB;
+    const hostile = memory.filter((m) => m.round.startsWith("hostile-"));
+    const growth = Math.max(...memory.map((m) => m.rssKiB)) - idle;
+    const plateau = hostile.at(-1)!.rssKiB - hostile[0]!.rssKiB;
+    console.log(
+      `[fuzz] ${total} cases; resting RSS (KiB): ${memory.map((m) => `${m.round} ${m.rssKiB}`).join(", ")}; ` +
+        `growth since idle ${growth} KiB (limit ${RSS_GROWTH_LIMIT_KIB}), end ${memory.at(-1)!.rssKiB - idle} KiB, ` +
+        `last hostile round vs first ${plateau} KiB (limit ${PLATEAU_LIMIT_KIB}); peak RSS ${d.peakRssKiB()} KiB (+${d.peakRssKiB() - idle} KiB)`,
+    );
+    for (const m of memory) expect(m.rssKiB - idle, `resting RSS after ${m.round} minus the idle daemon's, KiB`).toBeLessThan(RSS_GROWTH_LIMIT_KIB);
+    expect(plateau, "resting RSS after the last hostile round minus after the first, KiB").toBeLessThan(PLATEAU_LIMIT_KIB);
     expect(total).toBeGreaterThanOrEqual(3000);
   });
 });

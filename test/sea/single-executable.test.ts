@@ -1,5 +1,6 @@
 // Proves: the single executable (npm run build:sea) runs as orbitald/orbctl by name or first argument, refuses other names
-// with its usage, and as orbitald serves its own orbctl (runtime v24.x, peercred.node from ../lib/orbital); aarch64: orbctl --help.
+// with its usage, takes no node options but its own execArgv, and as orbitald serves its own orbctl (runtime v24.x, addons
+// from ../lib/orbital, the heap sizes and memory settings of process-memory.ts); aarch64: orbctl --help.
 // Topology: dist/sea/<arch> rebuilt only when stale; one daemon from it (sim data plane, no ORBITAL_NATIVE_DIR); qemu-user for aarch64.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from "node:fs";
@@ -7,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/proto-image.js";
-import { runnerFor } from "../../scripts/build-sea.mjs";
+import { EXEC_ARGV, runnerFor } from "../../scripts/build-sea.mjs";
 import { orbitalGroup } from "../support/daemon.js";
 
 const BUILD_SCRIPT = path.join(repoRoot, "scripts", "build-sea.mjs");
@@ -56,7 +57,7 @@ afterAll(async () => {
 describe("the x86_64 single executable", () => {
   it("has orbitald and orbctl as symlinks to orbital and the addons in lib/orbital", () => {
     for (const name of ["orbitald", "orbctl"]) expect(spawnSync("readlink", [bin("x86_64", name)], { encoding: "utf8" }).stdout.trim()).toBe("orbital");
-    for (const addon of ["peercred.node", "rtnetlink.node"]) expect(existsSync(path.join(repoRoot, "dist", "sea", "x86_64", "lib", "orbital", addon))).toBe(true);
+    for (const addon of ["peercred.node", "rtnetlink.node", "malloc-trim.node"]) expect(existsSync(path.join(repoRoot, "dist", "sea", "x86_64", "lib", "orbital", addon))).toBe(true);
   });
 
   it("refuses an unknown name, and no name, with its usage (exit 2); --help prints it", () => {
@@ -91,10 +92,13 @@ describe("the x86_64 single executable", () => {
     expect(run(bin("x86_64", "orbital"), ["orbctl", "--help"]).stdout).toBe(byName.stdout);
   });
 
-  it("ignores NODE_OPTIONS (execArgvExtension none): nothing is preloaded into it", () => {
+  it("takes no node options (execArgvExtension none): NODE_OPTIONS and --node-options are ignored", () => {
     const r = spawnSync(bin("x86_64", "orbctl"), ["--help"], { cwd: tmp, env: { ...env, NODE_OPTIONS: `--require ${path.join(tmp, "missing.js")}` }, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
+    // nor from its command line: the admin's login shell passes its words to orbctl (overlay/usr/bin/orbctl-shell)
+    const cli = spawnSync(bin("x86_64", "orbctl"), ["--node-options=--eval=console.log('node-options-taken')", "--help"], { cwd: tmp, env, encoding: "utf8" });
+    expect(`${cli.stdout}${cli.stderr}`).not.toContain("node-options-taken");
   });
 
   it("serves as orbitald and answers its own orbctl: runtime Node 24, addons loaded from ../lib/orbital", async () => {
@@ -107,6 +111,10 @@ describe("the x86_64 single executable", () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(daemonLog).not.toContain("peer credentials unavailable");
+    // the heap sizes of its execArgv, memory saver mode and the malloc-trim addon (src/daemon/process-memory.ts)
+    const memory = daemonLog.split("\n").map((l) => (l.startsWith("{") ? (JSON.parse(l) as Record<string, unknown>) : {})).find((l) => l.msg === "process memory");
+    expect(memory).toMatchObject({ execArgv: [...EXEC_ARGV], memorySaver: true, mallocTrim: true });
+    expect(memory!.heapLimitMiB).toBeLessThan(300); // 256 MiB old space + 3 x 2 MiB semi-spaces, V8's default is over 4 GiB here
 
     const r = run(bin("x86_64", "orbctl"), ["--socket", socket, "system", "version", "-o", "json"]);
     expect(r.stderr).toBe("");

@@ -1,12 +1,14 @@
 // Test harness: runs the real, built orbitald (dist/orbitald.mjs) as a child process with its own socket and
-// data dir under a fresh temp dir, and clients in this process or as other uids in child processes.
+// data dir under a fresh temp dir, with the executable's Node.js options, and clients in this process or as
+// other uids in child processes.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { machine, tmpdir } from "node:os";
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "../../src/client/client.js";
 import { createTransport, type Protocol, type Transport } from "../../src/client/transport.js";
+import { EXEC_ARGV, fetchNode } from "../../scripts/build-sea.mjs";
 import { repoRoot } from "../../scripts/proto-image.js";
 
 export const DAEMON_BUNDLE = path.join(repoRoot, "dist", "orbitald.mjs");
@@ -34,6 +36,11 @@ export interface DaemonStartOptions {
   bundle?: string;
   /** Run inside this network namespace (ip netns exec) with the Linux data plane; default: sim, host netns. */
   netns?: string;
+  /**
+   * The Node.js that runs the daemon: this process's (default), or "production", the version the executable
+   * embeds (fetched into build/sea-cache/ when missing), for tests that measure what the image would do.
+   */
+  runtime?: "test" | "production";
 }
 
 export class RunningDaemon {
@@ -99,8 +106,17 @@ export class RunningDaemon {
 
   /** Memory of the daemon process in KiB (VmRSS). */
   rssKiB(): number {
+    return this.status("VmRSS");
+  }
+
+  /** The most memory the daemon process has had, in KiB (VmHWM). */
+  peakRssKiB(): number {
+    return this.status("VmHWM");
+  }
+
+  private status(field: string): number {
     const status = readFileSync(`/proc/${this.proc.pid}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   }
 
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
@@ -122,9 +138,10 @@ export async function startDaemon(opts: DaemonStartOptions = {}): Promise<Runnin
   chmodSync(dir, 0o755); // clients running as other uids must reach the socket
   const socketPath = opts.socketPath ?? path.join(dir, "api.sock");
   const dataDir = opts.dataDir ?? path.join(dir, "data");
-  const daemonArgs = [opts.bundle ?? DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", opts.netns ? "linux" : "sim", "--drain-ms", "3000", ...(opts.args ?? [])];
+  const node = opts.runtime === "production" ? fetchNode(machine()) : process.execPath;
+  const daemonArgs = [...EXEC_ARGV, opts.bundle ?? DAEMON_BUNDLE, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", opts.netns ? "linux" : "sim", "--drain-ms", "3000", ...(opts.args ?? [])];
   // `ip netns exec` execs the command, so the child's pid is the daemon's.
-  const [command, args] = opts.netns ? ["ip", ["netns", "exec", opts.netns, process.execPath, ...daemonArgs]] : [process.execPath, daemonArgs];
+  const [command, args] = opts.netns ? ["ip", ["netns", "exec", opts.netns, node, ...daemonArgs]] : [node, daemonArgs];
   const proc = spawn(command, args, {
     env: { ...process.env, ORBITAL_NATIVE_DIR: NATIVE_DIR, ORBITAL_LOG_LEVEL: "debug", ORBITAL_FAILPOINTS: "", ...opts.env },
     stdio: ["ignore", "ignore", "pipe", ...(opts.stdio ?? [])],

@@ -14,6 +14,7 @@ import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../rpc/call-context.js";
 import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipeline.js";
 import type { Connection } from "../../rpc/connections.js";
+import type { ReceiveAccount, ReceiveCap } from "../../rpc/receive-budget.js";
 
 export interface FastLimits {
   maxFrameBytes: number;
@@ -30,6 +31,8 @@ export interface FastLimits {
 export interface FastConnectionDeps {
   pipeline: CallPipeline;
   limits: FastLimits;
+  /** This connection's share of the daemon's receive budget: the requests queued for handlers that have not taken them. */
+  receive: ReceiveAccount;
   /** Resolves the connection's peer to a principal; throws the OrbitalError saying why it cannot. */
   authenticate(conn: Connection): Principal;
   onClose(): void;
@@ -37,10 +40,28 @@ export interface FastConnectionDeps {
 
 const OK_STATUS = toBinary(StatusSchema, create(StatusSchema, { code: 0 }));
 
+/** RATE_LIMITED for the call whose request took its connection or the daemon over a receive cap. */
+function receiveRefusal(account: ReceiveAccount, cap: ReceiveCap): OrbitalError {
+  const limit = cap === "connection" ? account.caps.perConnection : account.caps.total;
+  return new OrbitalError({
+    reason: ErrorReason.RATE_LIMITED,
+    message: `more than ${limit} bytes of requests are waiting for their handlers ${cap === "connection" ? "on this connection" : "in the daemon"}; retry later`,
+    metadata: { limit },
+    retryDelayMs: 100,
+  });
+}
+
+/** A request as received: decoded, and its size on the wire. */
+interface Received {
+  message: unknown;
+  bytes: number;
+}
+
 /** A call as the connection tracks it. */
 class FastCall {
-  /** Decoded requests not yet taken by the handler (client-sent messages). */
-  private readonly inbox: unknown[] = [];
+  /** Decoded requests not yet taken by the handler (client-sent messages), charged to the connection's account. */
+  private readonly inbox: Received[] = [];
+  private queuedBytes = 0;
   private waiter: (() => void) | undefined;
   /** The client sent END (or END_STREAM): no more requests. */
   halfClosed = false;
@@ -65,18 +86,24 @@ class FastCall {
     readonly id: number,
     readonly entry: MethodEntry,
     window: number,
+    private readonly account: ReceiveAccount,
   ) {
     this.sendCredit = window;
   }
 
-  deliver(message: unknown): void {
-    this.inbox.push(message);
+  /** Queues a request for the handler; says which receive cap that leaves exceeded, if any. */
+  deliver(request: Received): ReceiveCap | undefined {
+    this.inbox.push(request);
+    this.queuedBytes += request.bytes;
     this.wake();
+    return this.account.change(request.bytes);
   }
 
   /** Forgets the requests not taken yet: a handler that never returns must not keep them alive. */
   dropInbox(): void {
     this.inbox.length = 0;
+    this.account.change(-this.queuedBytes);
+    this.queuedBytes = 0;
   }
 
   closeInput(): void {
@@ -94,9 +121,14 @@ class FastCall {
   }
 
   /** The next request, undefined once the client half-closed and every request was taken. */
-  async next(signal: AbortSignal): Promise<{ message: unknown } | undefined> {
+  async next(signal: AbortSignal): Promise<Received | undefined> {
     for (;;) {
-      if (this.inbox.length) return { message: this.inbox.shift() };
+      const request = this.inbox.shift();
+      if (request) {
+        this.queuedBytes -= request.bytes;
+        this.account.change(-request.bytes);
+        return request;
+      }
       if (this.halfClosed || this.ended || signal.aborted) return undefined;
       await new Promise<void>((r) => (this.waiter = r));
     }
@@ -251,7 +283,7 @@ export class FastConnection {
     if (this.calls.size >= this.deps.limits.maxOpenCalls) {
       return this.refuse(f.callId, new OrbitalError({ reason: ErrorReason.RATE_LIMITED, message: `more than ${this.deps.limits.maxOpenCalls} calls open on this connection`, metadata: { limit: this.deps.limits.maxOpenCalls }, retryDelayMs: 100 }));
     }
-    const call = new FastCall(f.callId, entry, this.deps.limits.windowBytes);
+    const call = new FastCall(f.callId, entry, this.deps.limits.windowBytes, this.deps.receive);
     this.calls.set(f.callId, call);
     this.begin(call, open.traceparent || undefined, open.timeoutMs);
   }
@@ -276,7 +308,8 @@ export class FastConnection {
       return this.endCall(call, new OrbitalError({ reason: ErrorReason.UNSUPPORTED, message: `${call.entry.method.name} takes exactly one request message`, metadata: { feature: "several request messages" } }));
     }
     call.received++;
-    call.deliver({ message, bytes: f.payload.length });
+    const exceeded = call.deliver({ message, bytes: f.payload.length });
+    if (exceeded) return this.endCall(call, receiveRefusal(this.deps.receive, exceeded));
     if (f.flags & END_STREAM) call.closeInput();
   }
 
@@ -400,7 +433,7 @@ export class FastConnection {
   private async take(call: FastCall, signal: AbortSignal): Promise<unknown> {
     const next = await call.next(signal);
     if (!next) return undefined;
-    const { message, bytes } = next.message as { message: unknown; bytes: number };
+    const { message, bytes } = next;
     call.consumed += bytes;
     if (call.consumed >= this.deps.limits.windowBytes / 2 || call.halfClosed) {
       call.unacked -= call.consumed;

@@ -10,6 +10,7 @@ import type { PeerCredentials } from "../../auth/peer-credentials.js";
 import type { Principal } from "../../auth/principal.js";
 import type { CallPipeline } from "../../rpc/call-pipeline.js";
 import { connectionPrincipal, type Connection } from "../../rpc/connections.js";
+import type { ReceiveBudget } from "../../rpc/receive-budget.js";
 import { FastConnection, type FastLimits } from "./fast-connection.js";
 
 export interface FastTransportLimits extends FastLimits {
@@ -32,6 +33,8 @@ export interface FastTransportDeps {
   log: Logger;
   pipeline: CallPipeline;
   authenticatePeer(peer: PeerCredentials): Principal;
+  /** What requests may hold before their handlers have them, shared with the gRPC transport. */
+  receiveBudget: ReceiveBudget;
   limits?: Partial<FastTransportLimits>;
 }
 
@@ -67,6 +70,7 @@ export class FastTransport {
     const fc = new FastConnection(socket, conn, {
       pipeline: this.deps.pipeline,
       limits: this.limits,
+      receive: this.deps.receiveBudget.account(),
       authenticate: (c) => connectionPrincipal(c, this.deps.authenticatePeer),
       onClose: () => {
         this.open.delete(fc);

@@ -14,7 +14,9 @@ import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../rpc/call-context.js";
 import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipeline.js";
 import { connectionPrincipal, type ConnectionTable } from "../../rpc/connections.js";
+import { chargeReceivesTo, installReceiveHook } from "./grpc-receive-hook.js";
 import { installStatusShim } from "./grpc-status-shim.js";
+import type { ReceiveBudget } from "../../rpc/receive-budget.js";
 import type { ServiceRegistration } from "../../rpc/service-impl.js";
 
 export interface GrpcLimits {
@@ -46,6 +48,8 @@ export interface GrpcServerDeps {
   connections: ConnectionTable;
   /** Resolves a socket peer to a principal; throws an OrbitalError when it cannot. */
   authenticatePeer(peer: { pid: number; uid: number; gid: number }): Principal;
+  /** What requests may hold before their handlers have them, shared with the fast path. */
+  receiveBudget: ReceiveBudget;
   limits?: Partial<GrpcLimits>;
 }
 
@@ -87,7 +91,16 @@ export class GrpcServer {
       "grpc.keepalive_time_ms": this.limits.keepaliveMs,
       "grpc.keepalive_timeout_ms": this.limits.keepaliveMs,
     });
-    this.inject = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    installReceiveHook();
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    // Each connection gets its account in the receive budget as it is handed to grpc-js.
+    this.inject = {
+      ...injector,
+      injectConnection: (socket) => {
+        chargeReceivesTo(socket, deps.receiveBudget.account());
+        injector.injectConnection(socket);
+      },
+    };
   }
 
   /**

@@ -28,9 +28,14 @@ export function withStructuredDetails(status: grpc.StatusObject): grpc.StatusObj
   if (metadata.get(STATUS_DETAILS_KEY).length > 0) return status;
   const err = new OrbitalError({ reason: reasonFor(status), message: status.details || "request failed in the transport" });
   err.traceId = traceFromParent(undefined).traceId;
+  return { ...status, code: err.code as number as grpc.status, metadata: grpcStatusOf(err, metadata).metadata };
+}
+
+/** The status grpc-js sends for `err`: its code and message, its google.rpc.Status details added to `metadata`. */
+export function grpcStatusOf(err: OrbitalError, metadata = new grpc.Metadata()): grpc.StatusObject {
   const bytes = encodeStatus(err);
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  return { ...status, code: err.code as number as grpc.status, metadata };
+  return { code: err.code as number as grpc.status, details: err.message, metadata };
 }
 
 let installed = false;
