@@ -65,84 +65,112 @@ function storedV4(cidr: string): V4Entry {
   for (let i = 0; i < cidr.length; i++) {
     const c = cidr.charCodeAt(i);
     if (c >= 48 && c <= 57) octet = octet * 10 + (c - 48);
-    else if (c === 46 && dots < 3) {
+    else if (c === 46 && dots < 3 && octet < 256) {
       address = address * 256 + octet;
       octet = 0;
       dots++;
-    } else if (c === 47 && dots === 3) {
-      const length = Number(cidr.slice(i + 1));
-      return octet < 256 && length >= 0 && length <= 32 ? (address * 256 + octet) * 64 + length : -1;
+    } else if (c === 47 && dots === 3 && i + 1 < cidr.length) {
+      let length = 0;
+      for (let j = i + 1; j < cidr.length; j++) {
+        const d = cidr.charCodeAt(j);
+        if (d < 48 || d > 57) return -1;
+        length = length * 10 + (d - 48);
+      }
+      return octet < 256 && length <= 32 ? (address * 256 + octet) * 64 + length : -1;
     } else return -1;
   }
   return -1;
 }
 
-/** Prefixes split by family (sets are validated when staged: nothing unparsable is left). */
-function parse(cidrs: readonly string[]): { 4: V4Entry[]; 6: V6Entry[] } {
-  const out: { 4: V4Entry[]; 6: V6Entry[] } = { 4: [], 6: [] };
+/**
+ * Prefixes split by family (sets are validated when staged: nothing unparsable is left, and no host bits are
+ * set). IPv4 entries go into a typed array: a million of them are 8 MB outside the JavaScript heap, not a
+ * million boxed numbers inside it (the daemon's heap is sized for the configuration, not for copies of it).
+ */
+function parse(cidrs: readonly string[]): { 4: Float64Array; 6: V6Entry[] } {
+  const v4 = new Float64Array(cidrs.length);
+  let n = 0;
+  const v6: V6Entry[] = [];
   for (const cidr of cidrs) {
-    const v4 = storedV4(cidr);
-    if (v4 >= 0) {
-      out[4].push(v4);
+    const e = storedV4(cidr);
+    if (e >= 0) {
+      v4[n++] = e;
       continue;
     }
     const p = parsePrefix(cidr);
     if (typeof p === "string") continue;
-    if (p.family === 6) out[6].push({ length: p.prefixLength, bytes: p.bytes });
-    else out[4].push(p.bytes.reduce((a, b) => a * 256 + b, 0) * 64 + p.prefixLength);
+    if (p.family === 6) v6.push({ length: p.prefixLength, bytes: p.bytes });
+    else v4[n++] = p.bytes.reduce((a, b) => a * 256 + b, 0) * 64 + p.prefixLength;
   }
-  return out;
+  return { 4: v4.subarray(0, n), 6: v6 };
 }
 
-/** How the table builder reads one family's entries. */
-interface FamilyEntries<E> {
-  family: 4 | 6;
-  length(e: E): number;
-  /** The first `length` bits of the entry's address: equal for equal networks, whatever the family's form. */
-  network(e: E, length: number): string | number;
-  /** Writes the address bytes of the key (network order) at `offset`. */
-  writeAddress(keys: Buffer, offset: number, e: E): void;
+/** `entries` sorted and without duplicates, in place (a view of its first part). */
+function uniqueSorted(entries: Float64Array): Float64Array {
+  entries.sort();
+  let n = 0;
+  for (let i = 0; i < entries.length; i++) if (i === 0 || entries[i] !== entries[n - 1]) entries[n++] = entries[i]!;
+  return entries.subarray(0, n);
 }
 
-const V4: FamilyEntries<V4Entry> = {
-  family: 4,
-  length: (e) => e % 64,
-  network: (e, length) => (length === 0 ? 0 : (Math.floor(e / 64) >>> (32 - length)) * 64 + length),
-  writeAddress: (keys, offset, e) => keys.writeUInt32BE(Math.floor(e / 64), offset),
-};
+const v4Length = (e: V4Entry) => e % 64;
+/** The entry of the network made of the first `length` bits of `e`'s address (e itself for its own length). */
+const v4Network = (e: V4Entry, length: number) => (length === 0 ? 0 : (Math.floor(e / 64) >>> (32 - length)) * 64 * 2 ** (32 - length) + length);
 
-const V6: FamilyEntries<V6Entry> = {
-  family: 6,
-  length: (e) => e.length,
-  network: (e, length) => {
-    let s = `${length}/`;
-    const whole = length >> 3;
-    for (let i = 0; i < whole; i++) s += String.fromCharCode(e.bytes[i]!);
-    const rest = length & 7;
-    if (rest) s += String.fromCharCode(e.bytes[whole]! & (0xff << (8 - rest)) & 0xff);
-    return s;
-  },
-  writeAddress: (keys, offset, e) => keys.set(e.bytes, offset),
-};
-
-/** An interface's two tables from its drop and allow prefixes (both families mixed). */
-export function encodeLists(drop: readonly string[], allow: readonly string[]): { v4: EncodedList; v6: EncodedList } {
-  const d = parse(drop);
-  const a = parse(allow);
-  return { v4: encodeFamily(V4, d[4], a[4]), v6: encodeFamily(V6, d[6], a[6]) };
+/** The IPv6 entry's network of `length` bits, as a string key (equal for equal networks). */
+function v6Network(e: V6Entry, length: number): string {
+  let s = `${length}/`;
+  const whole = length >> 3;
+  for (let i = 0; i < whole; i++) s += String.fromCharCode(e.bytes[i]!);
+  const rest = length & 7;
+  if (rest) s += String.fromCharCode(e.bytes[whole]! & (0xff << (8 - rest)) & 0xff);
+  return s;
 }
 
-/**
- * One family's table: allow entries, then the drop entries no allow prefix covers; duplicates once.
- */
-function encodeFamily<E>(f: FamilyEntries<E>, drop: readonly E[], allowed: readonly E[]): EncodedList {
-  const lengths = [...new Set(allowed.map((a) => f.length(a)))].sort((a, b) => a - b);
-  const allowNets = new Set(allowed.map((a) => f.network(a, f.length(a))));
-  const entries: E[] = [];
+/** The keys and verdicts of a table, with its digest. */
+function table(family: 4 | 6, count: number, fill: (keys: Buffer, verdicts: Buffer) => void): EncodedList {
+  const keys = Buffer.alloc(count * KEY_SIZE[family]);
+  const verdicts = Buffer.alloc(count);
+  fill(keys, verdicts);
+  const digest = createHash("sha256").update(keys).update(verdicts).digest();
+  return { family, keys, verdicts, count, digest };
+}
+
+/** The IPv4 table: every allow entry, then every drop entry no allow entry covers; sorted, duplicates once. */
+function encodeV4(dropIn: Float64Array, allowIn: Float64Array): EncodedList {
+  const allow = uniqueSorted(allowIn);
+  const drop = uniqueSorted(dropIn);
+  const allowed = new Set(allow);
+  const lengths = [...new Set(Array.from(allow, v4Length))].sort((a, b) => a - b);
+  const kept = new Uint8Array(drop.length);
+  let count = allow.length;
+  for (let i = 0; i < drop.length; i++) {
+    const length = v4Length(drop[i]!);
+    if (lengths.some((l) => l <= length && allowed.has(v4Network(drop[i]!, l)))) continue;
+    kept[i] = 1;
+    count++;
+  }
+  return table(4, count, (keys, verdicts) => {
+    let at = 0;
+    const put = (e: V4Entry, verdict: number) => {
+      writeLength.call(keys, v4Length(e), at * 8);
+      keys.writeUInt32BE(Math.floor(e / 64), at * 8 + 4);
+      verdicts[at++] = verdict;
+    };
+    for (const e of allow) put(e, VERDICT_ALLOW);
+    for (let i = 0; i < drop.length; i++) if (kept[i]) put(drop[i]!, VERDICT_DROP);
+  });
+}
+
+/** The IPv6 table, by the same rule (IPv6 lists are small in practice: objects and string keys). */
+function encodeV6(drop: readonly V6Entry[], allow: readonly V6Entry[]): EncodedList {
+  const lengths = [...new Set(allow.map((a) => a.length))].sort((a, b) => a - b);
+  const allowNets = new Set(allow.map((a) => v6Network(a, a.length)));
+  const entries: V6Entry[] = [];
   const verdictOf: number[] = [];
-  const seen = new Set<string | number>();
-  for (const e of allowed) {
-    const k = f.network(e, f.length(e));
+  const seen = new Set<string>();
+  for (const e of allow) {
+    const k = v6Network(e, e.length);
     if (!seen.has(k)) {
       entries.push(e);
       verdictOf.push(VERDICT_ALLOW);
@@ -150,23 +178,27 @@ function encodeFamily<E>(f: FamilyEntries<E>, drop: readonly E[], allowed: reado
     seen.add(k);
   }
   for (const e of drop) {
-    const length = f.length(e);
-    const k = f.network(e, length);
+    const k = v6Network(e, e.length);
     if (seen.has(k)) continue;
     seen.add(k);
-    if (lengths.some((l) => l <= length && allowNets.has(f.network(e, l)))) continue;
+    if (lengths.some((l) => l <= e.length && allowNets.has(v6Network(e, l)))) continue;
     entries.push(e);
     verdictOf.push(VERDICT_DROP);
   }
-  const size = KEY_SIZE[f.family];
-  const keys = Buffer.alloc(entries.length * size);
-  const verdicts = Buffer.from(verdictOf);
-  entries.forEach((e, i) => {
-    writeLength.call(keys, f.length(e), i * size);
-    f.writeAddress(keys, i * size + 4, e);
-  });
-  const digest = createHash("sha256").update(keys).update(verdicts).digest();
-  return { family: f.family, keys, verdicts, count: entries.length, digest };
+  return table(6, entries.length, (keys, verdicts) =>
+    entries.forEach((e, i) => {
+      writeLength.call(keys, e.length, i * 20);
+      keys.set(e.bytes, i * 20 + 4);
+      verdicts[i] = verdictOf[i]!;
+    }),
+  );
+}
+
+/** An interface's two tables from its drop and allow prefixes (both families mixed). */
+export function encodeLists(drop: readonly string[], allow: readonly string[]): { v4: EncodedList; v6: EncodedList } {
+  const d = parse(drop);
+  const a = parse(allow);
+  return { v4: encodeV4(d[4], a[4]), v6: encodeV6(d[6], a[6]) };
 }
 
 /** Every interface that has a fast-path list in `config`, in name order, with its two tables. */
