@@ -2,7 +2,7 @@
 // into one nftables table of orbitald's own), rule counters from the kernel, and bulk prefix-set loading;
 // the XDP fast-path lists made of prefix sets are xdp-fast-path-handlers.ts.
 import { clone, create } from "@bufbuild/protobuf";
-import { AddressFamily, IpPrefixSchema } from "../../gen/orbital/api/v1/ip_pb.js";
+import { AddressFamily, IpPrefixSchema, type IpPrefix } from "../../gen/orbital/api/v1/ip_pb.js";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import {
   Chain,
@@ -156,23 +156,25 @@ export function firewallService(engine: ConfigEngine, dataplane: Dataplane): Ser
     },
 
     async bulkUpdatePrefixSetEntries(batches, ctx) {
-      // set name → cidr → true (add) / false (remove), in stream order; failures by item index.
-      const ops = new Map<string, Map<string, { add: boolean; index: bigint }>>();
+      // set name → cidr → its last operation in the stream, as one small number: item index * 2 + 1 for an
+      // add, + 0 for a remove (a million entries are a million numbers, not objects and BigInts: the heap is
+      // sized for the configuration this builds, not for copies of it). Failures by item index.
+      const ops = new Map<string, Map<string, number>>();
       const failures: PrefixSetEntryFailure[] = [];
-      let index = 0n;
+      let index = 0;
       let transactionId: string | undefined;
-      const fail = (i: bigint, set: string, cidr: string, reason: string, description: string) =>
-        failures.push(create(PrefixSetEntryFailureSchema, { index: i, prefixSet: set, cidr, reason, description }));
+      const fail = (i: number, set: string, cidr: string, reason: string, description: string) =>
+        failures.push(create(PrefixSetEntryFailureSchema, { index: BigInt(i), prefixSet: set, cidr, reason, description }));
       for await (const batch of batches) {
         transactionId = checkBulkBatch(transactionId, batch, batch.adds.length + batch.removes.length);
-        const setOps = ops.get(batch.prefixSet) ?? new Map<string, { add: boolean; index: bigint }>();
+        const setOps = ops.get(batch.prefixSet) ?? new Map<string, number>();
         ops.set(batch.prefixSet, setOps);
-        for (const [list, add] of [[batch.adds, true], [batch.removes, false]] as const) {
+        for (const [list, add] of [[batch.adds, 1], [batch.removes, 0]] as const) {
           for (const pfx of list) {
             const i = index++;
             const p = parsePrefix(pfx.cidr);
             if (typeof p === "string") fail(i, batch.prefixSet, pfx.cidr, "INVALID_PREFIX", p);
-            else setOps.set(p.cidr, { add, index: i });
+            else setOps.set(p.cidr === pfx.cidr ? pfx.cidr : p.cidr, i * 2 + add);
           }
         }
       }
@@ -185,21 +187,27 @@ export function firewallService(engine: ConfigEngine, dataplane: Dataplane): Ser
           const set = config.prefixSets.find((s) => s.name === name);
           if (!set) {
             const e = toOrbitalError(notFound("prefix set", name));
-            for (const [cidr, op] of setOps) fail(op.index, name, cidr, e.reason, e.message);
+            for (const [cidr, op] of setOps) fail(Math.floor(op / 2), name, cidr, e.reason, e.message);
             continue;
           }
           const family = set.family === AddressFamily.IPV4 ? 4 : 6;
-          const present = new Set(set.prefixes.map((p) => p.cidr));
+          // The set's entries stay as they are, in their order; the removed ones go, the new ones follow.
+          const at = new Map(set.prefixes.map((p, i) => [p.cidr, i]));
+          const gone = new Set<number>();
+          const appended: IpPrefix[] = [];
           for (const [cidr, op] of setOps) {
-            const isV6 = cidr.includes(":");
-            if ((family === 6) !== isV6) fail(op.index, name, cidr, "INVALID_PREFIX", `${cidr} is not IPv${family}`);
-            else if (op.add) {
-              if (!present.has(cidr)) added++;
-              present.add(cidr);
-            } else if (present.delete(cidr)) removed++;
-            else fail(op.index, name, cidr, "NOT_FOUND", `${cidr} is not in prefix set "${name}"`);
+            const i = Math.floor(op / 2);
+            if ((family === 6) !== cidr.includes(":")) fail(i, name, cidr, "INVALID_PREFIX", `${cidr} is not IPv${family}`);
+            else if (op % 2 === 1) {
+              if (at.has(cidr)) continue;
+              appended.push(create(IpPrefixSchema, { cidr }));
+              added++;
+            } else if (at.has(cidr)) {
+              gone.add(at.get(cidr)!);
+              removed++;
+            } else fail(i, name, cidr, "NOT_FOUND", `${cidr} is not in prefix set "${name}"`);
           }
-          set.prefixes = [...present].map((cidr) => create(IpPrefixSchema, { cidr }));
+          set.prefixes = (gone.size > 0 ? set.prefixes.filter((_, i) => !gone.has(i)) : set.prefixes).concat(appended);
         }
       });
       failures.sort((a, b) => (a.index < b.index ? -1 : 1));
