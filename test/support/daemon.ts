@@ -9,6 +9,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "../../src/client/client.js";
 import { createTransport, type Protocol, type Transport } from "../../src/client/transport.js";
 import { EXEC_ARGV, fetchNode } from "../../scripts/build-sea.mjs";
+import { MEMORY_CHECK_INTERVAL_MS } from "../../src/daemon/process-memory.js";
 import { repoRoot } from "../../scripts/proto-image.js";
 
 export const DAEMON_BUNDLE = path.join(repoRoot, "dist", "orbitald.mjs");
@@ -107,6 +108,28 @@ export class RunningDaemon {
   /** Memory of the daemon process in KiB (VmRSS). */
   rssKiB(): number {
     return this.status("VmRSS");
+  }
+
+  /**
+   * The daemon's RSS at rest, in KiB: the least RSS seen until one memory check after its next memory reduction
+   * (src/daemon/process-memory.ts: the first idle check after 4 MiB of growth collects garbage and trims malloc;
+   * V8's concurrent sweeping after a burst can keep a check or two from counting as idle), or over 8 checks
+   * when it has nothing to reduce. What a burst left behind for good, not what it is still collecting.
+   */
+  async restingRssKiB(): Promise<number> {
+    const reductions = () => this.logs().filter((l) => l.msg === "memory reduced").length;
+    const before = reductions();
+    let least = this.rssKiB();
+    let until = Date.now() + MEMORY_CHECK_INTERVAL_MS * 8;
+    for (let reduced = false; Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      least = Math.min(least, this.rssKiB());
+      if (!reduced && reductions() > before) {
+        reduced = true;
+        until = Math.min(until, Date.now() + MEMORY_CHECK_INTERVAL_MS * 1.5);
+      }
+    }
+    return least;
   }
 
   /** The most memory the daemon process has had, in KiB (VmHWM). */
