@@ -30,7 +30,7 @@ export const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /**
  * Node.js options of the executable (its SEA execArgv; the tests run orbitald with them too): V8's heap sized
  * for a router with 512 MB of RAM. Old space 256 MiB, what V8 picks by itself on such a box, fixed so that every
- * board behaves the same: a 1,000,000-prefix set takes ~200 MiB of heap while it is committed, and 128 MiB
+ * board behaves the same: a 1,000,000-prefix set takes ~170 MiB of heap while it is committed, and 128 MiB
  * aborted the daemon in the middle of such a commit (docs/operations.md); semi-spaces of 2 MiB (Node 24's default young generation
  * grows to 3 x 64 MiB). V8 reads them only at start, and the executable takes no other node options (see
  * execArgvExtension below), so they apply to orbctl as well: there they cost no measurable start-up time and
