@@ -25,11 +25,10 @@
 //
 // Usage: node bench/xdp-fast-path.mjs [--packets 3000000] [--rounds 3] [--prefixes 1000000]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
 import { appendResults, daemonBundle, ensureBuild, fmtRatio, median, nativeDir, repoRoot, table } from "./support/common.mjs";
 
 const { values: args } = parseArgs({

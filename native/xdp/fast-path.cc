@@ -177,7 +177,7 @@ Failure FastPath::Attach(uint32_t ifindex, bool* native, int* nativeRefusal) {
   }
   close(fd);
   const int cpus = libbpf_num_possible_cpus();
-  std::vector<uint8_t> zero(static_cast<size_t>(cpus > 0 ? cpus : 1) * 48, 0);
+  std::vector<uint8_t> zero(static_cast<size_t>(cpus > 0 ? cpus : 1) * sizeof(CounterRecord::values), 0);  // one record of counters per CPU
   bpf_map_update_elem(countersFd_, &ifindex, zero.data(), BPF_ANY);
   return Ok();
 }

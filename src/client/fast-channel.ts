@@ -119,7 +119,7 @@ class FastConnectionToDaemon {
 
   constructor(
     private readonly socket: net.Socket,
-    readonly hello: Hello,
+    hello: Hello,
   ) {
     this.window = hello.initialWindowBytes || 1 << 20;
     this.reader = new FrameReader(MAX_INCOMING_FRAME, (f) => this.onFrame(f));
@@ -135,10 +135,6 @@ class FastConnectionToDaemon {
   /** Whether new calls may go on this connection. */
   get usable(): boolean {
     return !this.closed && this.goaway === undefined && this.nextCallId < 0xffffffff;
-  }
-
-  get idle(): boolean {
-    return this.calls.size === 0;
   }
 
   write(bytes: Buffer): void {

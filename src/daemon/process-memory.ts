@@ -47,15 +47,13 @@ function memoryReducer(log: Logger, trim: (() => boolean) | undefined): () => vo
     cpu = process.cpuUsage();
     const idle = (used.user + used.system) / 1000 < MEMORY_CHECK_INTERVAL_MS * IDLE_CPU_SHARE;
     const rss = process.memoryUsage.rss();
-    if (idle && rss > floor + REDUCE_AFTER_GROWTH_BYTES) {
-      gc();
-      trim?.();
+    const reduce = idle && rss > floor + REDUCE_AFTER_GROWTH_BYTES;
+    if (reduce) gc();
+    trim?.();
+    if (reduce) {
       floor = process.memoryUsage.rss();
       log.debug({ rssBefore: rss, rssAfter: floor }, "memory reduced");
-    } else {
-      trim?.();
-      floor = Math.min(floor, rss);
-    }
+    } else floor = Math.min(floor, rss);
   };
 }
 

@@ -12,12 +12,13 @@ import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { createClient } from "../../src/client/client.js";
 import { createTransport } from "../../src/client/transport.js";
 import { decodeStatus, OrbitalError, STATUS_DETAILS_KEY } from "../../src/common/errors.js";
+import { defaultReceiveCaps } from "../../src/daemon/rpc/receive-budget.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
 
 const MAX_IN_FLIGHT = 32; // defaultLimits.maxInFlightPerConnection
 const MAX_MESSAGE = 4 << 20; // defaultLimits.maxMessageBytes
-const RECEIVING_PER_CONNECTION = 8 << 20; // defaultLimits.maxReceivingBytesPerConnection
-const RECEIVING_TOTAL = 16 << 20; // defaultLimits.maxReceivingBytes
+/** The daemon's receive caps; the request sizes below are chosen for 8 and 16 MiB. */
+const { perConnection: RECEIVING_PER_CONNECTION, total: RECEIVING_TOTAL } = defaultReceiveCaps;
 let d: RunningDaemon;
 beforeAll(async () => {
   d = await startDaemon({ env: { ORBITAL_FAILPOINTS: "/orbital.system.v1.SystemService/GetSettings=slow" } });

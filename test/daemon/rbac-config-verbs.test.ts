@@ -66,8 +66,11 @@ function createFastPathSet(d: RunningDaemon): Promise<unknown> {
 interface SectionChange {
   label: string;
   sections: string[];
-  /** False when its RPC commits at once and cannot be staged in a transaction (CreateApiToken). */
-  stageable: boolean;
+  /**
+   * The same change as a JSON request staged in transaction `transactionId`, for a user's own session; absent
+   * when its RPC commits at once and cannot be staged (CreateApiToken).
+   */
+  staged?: (n: number, transactionId: string) => [method: string, request: unknown];
   apply(d: RunningDaemon, n: number, transactionId: string): Promise<unknown>;
   /** Whether configuration `c` holds the change number `n`. */
   present(c: Configuration, n: number): boolean;
@@ -77,35 +80,35 @@ const changes: SectionChange[] = [
   {
     label: "an interface description",
     sections: ["interfaces"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.interface.v1.InterfaceService/UpdateInterface", { transactionId, interface: { name: "eth1", description: `change ${n}` }, updateMask: "description" }],
     apply: (d, n, transactionId) => root(d).ifs.updateInterface({ transactionId, interface: { name: "eth1", description: `change ${n}` }, updateMask: { paths: ["description"] } }),
     present: (c, n) => c.interfaces.some((i) => i.name === "eth1" && i.description === `change ${n}`),
   },
   {
     label: "a static route",
     sections: ["routes"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.routing.v1.RoutingService/CreateRoute", { transactionId, route: { destination: { cidr: `10.${n}.0.0/16` }, type: "ROUTE_TYPE_BLACKHOLE" } }],
     apply: (d, n, transactionId) => root(d).routes.createRoute({ transactionId, route: { destination: { cidr: `10.${n}.0.0/16` }, type: RouteType.BLACKHOLE } }),
     present: (c, n) => c.routes.some((r) => r.destination?.cidr === `10.${n}.0.0/16`),
   },
   {
     label: "a firewall rule",
     sections: ["firewall_rules"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.firewall.v1.FirewallService/CreateRule", { transactionId, rule: { name: `rule-${n}`, chain: "CHAIN_INPUT", sequence: n, action: "ACTION_ACCEPT" } }],
     apply: (d, n, transactionId) => root(d).fw.createRule({ transactionId, rule: { name: `rule-${n}`, chain: Chain.INPUT, sequence: n, action: Action.ACCEPT } }),
     present: (c, n) => c.firewallRules.some((r) => r.name === `rule-${n}`),
   },
   {
     label: "a prefix set",
     sections: ["prefix_sets"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.firewall.v1.FirewallService/CreatePrefixSet", { transactionId, prefixSet: { name: `set-${n}`, family: "ADDRESS_FAMILY_IPV4", prefixes: [{ cidr: `192.0.2.${n % 250}/32` }] } }],
     apply: (d, n, transactionId) => root(d).fw.createPrefixSet({ transactionId, prefixSet: { name: `set-${n}`, family: AddressFamily.IPV4, prefixes: [{ cidr: `192.0.2.${n % 250}/32` }] } }),
     present: (c, n) => c.prefixSets.some((s) => s.name === `set-${n}`),
   },
   {
     label: "a fast-path list",
     sections: ["fast_path_lists"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.firewall.v1.FirewallService/AttachFastPathList", { transactionId, fastPathList: { prefixSet: FAST_PATH_SET, action: "FAST_PATH_ACTION_DROP", interfaces: [`fp${n}`] } }],
     // the set exists from the start (beforeAll): the change is the list alone
     apply: (d, n, transactionId) => root(d).fw.attachFastPathList({ transactionId, fastPathList: { prefixSet: FAST_PATH_SET, action: FastPathAction.DROP, interfaces: [`fp${n}`] } }),
     present: (c, n) => c.fastPathLists.some((l) => l.prefixSet === FAST_PATH_SET && l.interfaces.includes(`fp${n}`)),
@@ -113,28 +116,27 @@ const changes: SectionChange[] = [
   {
     label: "a user",
     sections: ["users"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.user.v1.UserService/CreateUser", { transactionId, user: { name: `someone-${n}`, uid: 40_000 + n, role: "viewer" } }],
     apply: (d, n, transactionId) => root(d).users.createUser({ transactionId, user: { name: `someone-${n}`, uid: 40_000 + n, role: "viewer" } }),
     present: (c, n) => c.users.some((u) => u.name === `someone-${n}`),
   },
   {
     label: "a role",
     sections: ["roles"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.user.v1.UserService/CreateRole", { transactionId, role: { name: `role-${n}`, capabilities: ["system.read"] } }],
     apply: (d, n, transactionId) => root(d).users.createRole({ transactionId, role: { name: `role-${n}`, capabilities: ["system.read"] } }),
     present: (c, n) => c.roles.some((r) => r.name === `role-${n}`),
   },
   {
     label: "an API token",
     sections: ["api_tokens", "api_token_hashes"],
-    stageable: false,
     apply: (d, n) => root(d).users.createApiToken({ token: { user: "root", description: `token ${n}` } }),
     present: (c, n) => c.apiTokens.some((t) => t.description === `token ${n}` && !t.revokeTime),
   },
   {
     label: "the host name",
     sections: ["settings"],
-    stageable: true,
+    staged: (n, transactionId) => ["orbital.system.v1.SystemService/UpdateSettings", { transactionId, settings: { hostname: `box-${n}` }, updateMask: "hostname" }],
     apply: (d, n, transactionId) => root(d).system.updateSettings({ transactionId, settings: { hostname: `box-${n}` }, updateMask: { paths: ["hostname"] } }),
     present: (c, n) => c.settings?.hostname === `box-${n}`,
   },
@@ -193,7 +195,7 @@ it("has a change for every configuration section (a new section gets its row her
 const cases = (stageableOnly: boolean) =>
   roles.flatMap((row) =>
     changes
-      .filter((c) => !stageableOnly || c.stageable)
+      .filter((c) => !stageableOnly || c.staged)
       .map((change) => ({ role: row.role, row, change, label: change.label, verdict: lacking(row, change.sections) ? `denied (${lacking(row, change.sections)})` : "allowed" })),
   );
 
@@ -279,17 +281,7 @@ describe("Confirm: making a pending commit permanent needs the sections it chang
 
 /** Stages change `k` in transaction `tx` over an acting user's connection (so with that user's role). */
 async function stage(session: CallSession, change: SectionChange, k: number, tx: string): Promise<CallResult> {
-  const requests: Record<string, [string, unknown]> = {
-    interfaces: ["orbital.interface.v1.InterfaceService/UpdateInterface", { transactionId: tx, interface: { name: "eth1", description: `change ${k}` }, updateMask: "description" }],
-    routes: ["orbital.routing.v1.RoutingService/CreateRoute", { transactionId: tx, route: { destination: { cidr: `10.${k}.0.0/16` }, type: "ROUTE_TYPE_BLACKHOLE" } }],
-    firewall_rules: ["orbital.firewall.v1.FirewallService/CreateRule", { transactionId: tx, rule: { name: `rule-${k}`, chain: "CHAIN_INPUT", sequence: k, action: "ACTION_ACCEPT" } }],
-    prefix_sets: ["orbital.firewall.v1.FirewallService/CreatePrefixSet", { transactionId: tx, prefixSet: { name: `set-${k}`, family: "ADDRESS_FAMILY_IPV4", prefixes: [{ cidr: `192.0.2.${k % 250}/32` }] } }],
-    fast_path_lists: ["orbital.firewall.v1.FirewallService/AttachFastPathList", { transactionId: tx, fastPathList: { prefixSet: FAST_PATH_SET, action: "FAST_PATH_ACTION_DROP", interfaces: [`fp${k}`] } }],
-    users: ["orbital.user.v1.UserService/CreateUser", { transactionId: tx, user: { name: `someone-${k}`, uid: 40_000 + k, role: "viewer" } }],
-    roles: ["orbital.user.v1.UserService/CreateRole", { transactionId: tx, role: { name: `role-${k}`, capabilities: ["system.read"] } }],
-    settings: ["orbital.system.v1.SystemService/UpdateSettings", { transactionId: tx, settings: { hostname: `box-${k}` }, updateMask: "hostname" }],
-  };
-  const [method, request] = requests[change.sections[0]!]!;
+  const [method, request] = change.staged!(k, tx);
   return session.call(method, request);
 }
 
@@ -308,10 +300,10 @@ describe("the automatic rollback of an unconfirmed commit restores exactly the s
         try {
           const begun = await session.call("orbital.config.v1.ConfigService/Begin");
           const tx = (begun.responses![0] as { transaction: { id: string } }).transaction.id;
-          const mine = changes.filter((c) => c.stageable && !lacking(row, c.sections));
+          const mine = changes.filter((c) => c.staged && !lacking(row, c.sections));
           for (const [i, c] of mine.entries()) expect((await stage(session, c, 200 + i, tx)).ok).toBe(true);
           // A section it may not write is refused at staging already.
-          const other = changes.find((c) => c.stageable && lacking(row, c.sections));
+          const other = changes.find((c) => c.staged && lacking(row, c.sections));
           if (other) expectDenied(await stage(session, other, 250, tx), lacking(row, other.sections)!);
           const committed = await session.call("orbital.config.v1.ConfigService/Commit", { transactionId: tx, confirmTimeout: "10s" });
           expect(committed.ok, JSON.stringify(committed)).toBe(true);

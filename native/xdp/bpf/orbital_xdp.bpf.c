@@ -33,7 +33,7 @@ struct v6_key {
   __u8 addr[16];
 };
 
-// Per CPU; orbitald sums the CPUs. Keep in step with native/xdp/xdp-maps.cc (CounterSlots).
+// Per CPU; orbitald sums the CPUs. Keep in step with CounterRecord::values in native/xdp/fast-path.h.
 struct counters {
   __u64 dropped_packets;
   __u64 dropped_bytes;

@@ -4,7 +4,7 @@
 import { clone, create, toJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { ChangeKind } from "../../gen/orbital/config/v1/config_pb.js";
-import { FastPathListSchema, RuleSchema, PrefixSetSchema } from "../../gen/orbital/firewall/v1/firewall_pb.js";
+import { FastPathListSchema, RuleSchema, PrefixSetSchema, type Rule } from "../../gen/orbital/firewall/v1/firewall_pb.js";
 import { InterfaceSchema } from "../../gen/orbital/interface/v1/interface_pb.js";
 import { RouteSchema, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
 import { SettingsSchema } from "../../gen/orbital/system/v1/system_pb.js";
@@ -155,6 +155,11 @@ export function redacted(c: Configuration): Configuration {
   const copy = clone(ConfigurationSchema, c);
   copy.apiTokenHashes = {};
   return copy;
+}
+
+/** The prefix sets a firewall rule matches on (source, destination). */
+export function rulePrefixSets(r: Rule): string[] {
+  return [r.match?.source, r.match?.destination].flatMap((m) => (m?.match.case === "prefixSet" ? [m.match.value] : []));
 }
 
 export const emptyConfiguration = (): Configuration => create(ConfigurationSchema);

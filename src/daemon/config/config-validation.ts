@@ -6,7 +6,7 @@ import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { OrbitalError } from "../../common/errors.js";
 import { isBuiltinRole, SUPERUSER } from "../users/user-directory.js";
-import { routeKey } from "./collections.js";
+import { routeKey, rulePrefixSets } from "./collections.js";
 
 function missing(resourceType: string, name: string, referencedType: string, referencedName: string): OrbitalError {
   return new OrbitalError({
@@ -36,9 +36,7 @@ export function validateConfiguration(c: Configuration): void {
   for (const r of c.routes) if (r.interface && !interfaces.has(r.interface)) throw missing("route", routeKey(r), "interface", r.interface);
   const sets = new Set(c.prefixSets.map((s) => s.name));
   for (const rule of c.firewallRules) {
-    for (const side of [rule.match?.source, rule.match?.destination]) {
-      if (side?.match.case === "prefixSet" && !sets.has(side.match.value)) throw missing("firewall rule", rule.name, "prefix set", side.match.value);
-    }
+    for (const set of rulePrefixSets(rule)) if (!sets.has(set)) throw missing("firewall rule", rule.name, "prefix set", set);
   }
   for (const l of c.fastPathLists) if (!sets.has(l.prefixSet)) throw missing("fast-path list", l.prefixSet, "prefix set", l.prefixSet);
 }

@@ -9,7 +9,7 @@ import { constants as osConstants } from "node:os";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { AdminState, InterfaceKind } from "../../gen/orbital/interface/v1/interface_pb.js";
 import type { Logger } from "../../common/logger.js";
-import { routeKey } from "../config/collections.js";
+import { routeKey, rulePrefixSets } from "../config/collections.js";
 import { parseInterfaceAddress } from "../validation/ip.js";
 import {
   BACKENDS,
@@ -25,6 +25,7 @@ import {
 } from "./dataplane.js";
 import { KernelOwnership, type LinkOriginal } from "./kernel-ownership.js";
 import type { FastPathCounterValues, FastPathInterfaceStatus, XdpFastPath } from "./xdp/xdp-fast-path.js";
+import { fastPathItem } from "./xdp/fast-path-lists.js";
 import { kernelRouteKey, routeSpecOf } from "./kernel-routes.js";
 import {
   ORBITAL_ROUTE_PROTOCOL,
@@ -68,7 +69,7 @@ const routeTypeNames = new Map<number, string>(Object.entries(RouteType).map(([n
  */
 function withoutFastPathOnlySets(config: Configuration): Configuration {
   if (config.fastPathLists.length === 0) return config;
-  const ruleSets = new Set(config.firewallRules.flatMap((r) => [r.match?.source, r.match?.destination]).flatMap((m) => (m?.match.case === "prefixSet" ? [m.match.value] : [])));
+  const ruleSets = new Set(config.firewallRules.flatMap(rulePrefixSets));
   const fastOnly = new Set(config.fastPathLists.map((l) => l.prefixSet).filter((name) => !ruleSets.has(name)));
   return fastOnly.size === 0 ? config : { ...config, prefixSets: config.prefixSets.filter((s) => !fastOnly.has(s.name)) };
 }
@@ -207,7 +208,7 @@ export class LinuxDataplane implements Dataplane {
 
   private async applyFastPath(config: Configuration, failures: DataplaneError[]): Promise<void> {
     if (!this.fastPath) {
-      for (const l of config.fastPathLists) failures.push(new DataplaneError("this data plane has no XDP fast path", `fast_path_lists[${l.prefixSet}]`, "xdp", "EOPNOTSUPP", { backend: "xdp" }));
+      for (const l of config.fastPathLists) failures.push(new DataplaneError("this data plane has no XDP fast path", fastPathItem(l.prefixSet), "xdp", "EOPNOTSUPP", { backend: "xdp" }));
       return;
     }
     failures.push(...(await this.fastPath.apply(config, async () => new Map((await this.links()).map((l) => [l.name, l])))));

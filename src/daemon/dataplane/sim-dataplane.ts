@@ -6,7 +6,7 @@ import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb
 import { diffConfigurations, emptyConfiguration } from "../config/collections.js";
 import { parseInterfaceAddress } from "../validation/ip.js";
 import { routeSpecOf } from "./kernel-routes.js";
-import { BACKENDS, DataplaneError, type ApplyOptions, type ApplyReport, type Dataplane, type RuleCounters } from "./dataplane.js";
+import { BACKENDS, backendsOfSections, DataplaneError, type ApplyOptions, type ApplyReport, type BackendName, type Dataplane, type RuleCounters } from "./dataplane.js";
 import { type AddressInfo, type LinkInfo, type NetlinkEvent, type RouteInfo } from "./netlink/rtnetlink-types.js";
 import { interfaceLists } from "./xdp/fast-path-lists.js";
 import type { FastPathCounterValues, FastPathInterfaceStatus } from "./xdp/xdp-fast-path.js";
@@ -25,6 +25,12 @@ const physical = (ifindex: number, name: string, loopback = false): LinkInfo => 
   stats: zeroStats,
 });
 
+/** The backend that applies a configuration item (a prefix set's first backend: nftables). */
+function backendOfItem(item: string): BackendName {
+  const [backend = "nftables"] = backendsOfSections([item.split("[")[0]!]);
+  return backend;
+}
+
 export class SimDataplane implements Dataplane {
   readonly name = "sim";
   private current: Configuration = emptyConfiguration();
@@ -35,7 +41,7 @@ export class SimDataplane implements Dataplane {
     const backends = options.backends ?? new Set(BACKENDS);
     const failures: DataplaneError[] = [];
     if (this.failItem && diffConfigurations(emptyConfiguration(), config).some((c) => c.path === this.failItem)) {
-      failures.push(new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL", { backend: this.failItem.startsWith("interfaces[") || this.failItem.startsWith("routes[") ? "rtnetlink" : this.failItem.startsWith("fast_path_lists[") ? "xdp" : "nftables" }));
+      failures.push(new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL", { backend: backendOfItem(this.failItem) }));
     }
     this.current = config;
     return { backends, failures };

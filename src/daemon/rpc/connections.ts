@@ -66,3 +66,17 @@ export function connectionPrincipal(conn: Connection | undefined, authenticatePe
   }
   return authenticatePeer(conn.peer);
 }
+
+/** The uid of a connection's peer, when its credentials were read. */
+export function peerUid(conn: Connection | undefined): number | undefined {
+  return conn && "uid" in conn.peer ? conn.peer.uid : undefined;
+}
+
+/** Counts a call in flight on `conn`, or refuses it (RATE_LIMITED) past `limit`; returns the release. */
+export function admitCall(conn: Connection, limit: number): () => void {
+  if (conn.inFlight >= limit) {
+    throw new OrbitalError({ reason: ErrorReason.RATE_LIMITED, message: `more than ${limit} calls in flight on this connection`, metadata: { limit }, retryDelayMs: 100 });
+  }
+  conn.inFlight++;
+  return () => void conn.inFlight--;
+}

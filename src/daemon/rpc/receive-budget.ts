@@ -7,6 +7,8 @@
 // handler, and a fast-path stream queues the messages its handler has not taken, so neither authorization nor
 // the in-flight cap bounds those bytes. Without the caps one client could make the daemon hold a maximum-size
 // message on every stream of every connection: 4 MiB x 64 streams x 256 connections.
+import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
+import { OrbitalError } from "../../common/errors.js";
 
 export interface ReceiveCaps {
   /** Bytes one connection may hold for calls that have not reached their handler. */
@@ -27,7 +29,7 @@ export type ReceiveCap = "connection" | "daemon";
 /** One connection's share of a ReceiveBudget. */
 export class ReceiveAccount {
   /** Bytes this connection holds now. */
-  held = 0;
+  private held = 0;
 
   constructor(private readonly budget: ReceiveBudget) {}
 
@@ -55,11 +57,6 @@ export class ReceiveBudget {
     return new ReceiveAccount(this);
   }
 
-  /** Bytes held by all connections now. */
-  get held(): number {
-    return this.heldBytes;
-  }
-
   /** Counts `delta` more bytes, `connectionHeld` being the connection's new total. */
   add(delta: number, connectionHeld: number): ReceiveCap | undefined {
     this.heldBytes += delta;
@@ -68,4 +65,15 @@ export class ReceiveBudget {
     if (this.heldBytes > this.caps.total) return "daemon";
     return undefined;
   }
+}
+
+/** RATE_LIMITED (with RetryInfo) for the call whose request took its connection or the daemon over `cap`. */
+export function receiveCapError(caps: ReceiveCaps, cap: ReceiveCap): OrbitalError {
+  const limit = cap === "connection" ? caps.perConnection : caps.total;
+  return new OrbitalError({
+    reason: ErrorReason.RATE_LIMITED,
+    message: `more than ${limit} bytes of requests are waiting for their handlers ${cap === "connection" ? "on this connection" : "by the daemon"}; retry later`,
+    metadata: { limit },
+    retryDelayMs: 100,
+  });
 }

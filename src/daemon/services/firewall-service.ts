@@ -16,6 +16,7 @@ import {
 } from "../../gen/orbital/firewall/v1/firewall_pb.js";
 import { toOrbitalError } from "../../common/errors.js";
 import type { ConfigEngine } from "../config/config-engine.js";
+import { rulePrefixSets } from "../config/collections.js";
 import type { Dataplane } from "../dataplane/dataplane.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
 import { applyFieldMask } from "../validation/field-mask.js";
@@ -32,7 +33,7 @@ const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompar
 
 function setUsers(config: Configuration, set: string): string[] {
   return [
-    ...config.firewallRules.filter((r) => [r.match?.source, r.match?.destination].some((m) => m?.match.case === "prefixSet" && m.match.value === set)).map((r) => `rule ${r.name}`),
+    ...config.firewallRules.filter((r) => rulePrefixSets(r).includes(set)).map((r) => `rule ${r.name}`),
     ...config.fastPathLists.filter((l) => l.prefixSet === set).map((l) => `fast-path list ${l.prefixSet}`),
   ];
 }

@@ -4,7 +4,6 @@
 // by the data plane's XDP backend; this module only validates and stores the attachments.
 import { clone, create } from "@bufbuild/protobuf";
 import {
-  FastPathAction,
   FastPathCountersSchema,
   FastPathInterfaceSchema,
   FastPathListSchema,
@@ -14,31 +13,14 @@ import {
 } from "../../gen/orbital/firewall/v1/firewall_pb.js";
 import type { ConfigEngine } from "../config/config-engine.js";
 import type { Dataplane } from "../dataplane/dataplane.js";
-import { ITEM_NAME } from "../dataplane/nftables/nft-ruleset.js";
 import type { FastPathInterfaceStatus } from "../dataplane/xdp/xdp-fast-path.js";
 import type { ServiceImpl } from "../rpc/service-impl.js";
-import { checkInterfaceName } from "../validation/network-rules.js";
+import { validateFastPathList } from "../validation/network-rules.js";
 import { paginate } from "../validation/pagination.js";
 import { Violations } from "../validation/violations.js";
 import { notFound } from "./resource-errors.js";
 
-/** Interfaces one list may name (FastPathList.interfaces). */
-export const MAX_FAST_PATH_INTERFACES = 64;
-
 type FastPathRpcs = Pick<ServiceImpl<typeof FirewallService>, "listFastPathLists" | "attachFastPathList" | "detachFastPathList" | "getFastPathStatus">;
-
-/** The rules of FastPathList's field comments (the set's existence is checked with the whole configuration). */
-export function validateFastPathList(v: Violations, list: FastPathList, field: string): void {
-  v.check(ITEM_NAME.test(list.prefixSet), `${field}.prefix_set`, "1..63 characters, ^[a-z][a-z0-9-]*$");
-  v.check(list.action === FastPathAction.DROP || list.action === FastPathAction.ALLOW, `${field}.action`, "must be DROP or ALLOW");
-  v.check(list.interfaces.length >= 1 && list.interfaces.length <= MAX_FAST_PATH_INTERFACES, `${field}.interfaces`, `1..${MAX_FAST_PATH_INTERFACES} interfaces`);
-  const seen = new Set<string>();
-  list.interfaces.forEach((name, i) => {
-    checkInterfaceName(v, `${field}.interfaces[${i}]`, name);
-    v.check(!seen.has(name), `${field}.interfaces[${i}]`, `${name} is listed twice`);
-    seen.add(name);
-  });
-}
 
 /** The API's name for how the program runs on an interface (also the interface's fast_path_mode). */
 export const FAST_PATH_MODES: Record<FastPathInterfaceStatus["mode"], FastPathMode> = {

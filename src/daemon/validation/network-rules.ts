@@ -3,8 +3,8 @@
 // only when it passes, and bulk calls report each failing item with the reason of its first violation.
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
-import type { PrefixSet, Rule } from "../../gen/orbital/firewall/v1/firewall_pb.js";
-import { prefixSetViolations, ruleViolations } from "../dataplane/nftables/nft-ruleset.js";
+import { FastPathAction, type FastPathList, type PrefixSet, type Rule } from "../../gen/orbital/firewall/v1/firewall_pb.js";
+import { ITEM_NAME, prefixSetViolations, ruleViolations } from "../dataplane/nftables/nft-ruleset.js";
 import { InterfaceKind, type Interface } from "../../gen/orbital/interface/v1/interface_pb.js";
 import { RouteType, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
 import { parseAddress, parseInterfaceAddress, parsePrefix } from "./ip.js";
@@ -91,4 +91,20 @@ export function validateRule(v: Violations, r: Rule, field: string, config: Conf
   checkDescription(v, `${field}.description`, r.description);
   const clash = config.firewallRules.find((o) => o.name !== r.name && o.chain === r.chain && o.sequence === r.sequence);
   v.check(!clash, `${field}.sequence`, `sequence ${r.sequence} is taken by rule "${clash?.name}" in this chain`);
+}
+
+/** Interfaces one list may name (FastPathList.interfaces). */
+const MAX_FAST_PATH_INTERFACES = 64;
+
+/** The rules of FastPathList's field comments (the set's existence is checked with the whole configuration). */
+export function validateFastPathList(v: Violations, list: FastPathList, field: string): void {
+  v.check(ITEM_NAME.test(list.prefixSet), `${field}.prefix_set`, "1..63 characters, ^[a-z][a-z0-9-]*$");
+  v.check(list.action === FastPathAction.DROP || list.action === FastPathAction.ALLOW, `${field}.action`, "must be DROP or ALLOW");
+  v.check(list.interfaces.length >= 1 && list.interfaces.length <= MAX_FAST_PATH_INTERFACES, `${field}.interfaces`, `1..${MAX_FAST_PATH_INTERFACES} interfaces`);
+  const seen = new Set<string>();
+  list.interfaces.forEach((name, i) => {
+    checkInterfaceName(v, `${field}.interfaces[${i}]`, name);
+    v.check(!seen.has(name), `${field}.interfaces[${i}]`, `${name} is listed twice`);
+    seen.add(name);
+  });
 }

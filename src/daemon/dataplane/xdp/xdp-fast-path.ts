@@ -237,7 +237,7 @@ export class XdpFastPath {
     const counters = this.counters();
     const byName = new Map<string, FastPathInterfaceStatus>();
     const modeOf = (ifindex: number | undefined): AttachMode | "not attached" => {
-      if (!this.handle || ifindex === undefined || ![...this.attached.keys()].includes(ifindex)) return "not attached";
+      if (!this.handle || ifindex === undefined || !this.attached.has(ifindex)) return "not attached";
       try {
         return this.handle.query(ifindex).mode;
       } catch {

@@ -13,8 +13,8 @@ import { encodeFrame, END_STREAM, FrameReader, FrameType, HEADER_BYTES, PROTOCOL
 import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../rpc/call-context.js";
 import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipeline.js";
-import type { Connection } from "../../rpc/connections.js";
-import type { ReceiveAccount, ReceiveCap } from "../../rpc/receive-budget.js";
+import { admitCall, peerUid, type Connection } from "../../rpc/connections.js";
+import { receiveCapError, type ReceiveAccount, type ReceiveCap } from "../../rpc/receive-budget.js";
 
 export interface FastLimits {
   maxFrameBytes: number;
@@ -39,17 +39,6 @@ export interface FastConnectionDeps {
 }
 
 const OK_STATUS = toBinary(StatusSchema, create(StatusSchema, { code: 0 }));
-
-/** RATE_LIMITED for the call whose request took its connection or the daemon over a receive cap. */
-function receiveRefusal(account: ReceiveAccount, cap: ReceiveCap): OrbitalError {
-  const limit = cap === "connection" ? account.caps.perConnection : account.caps.total;
-  return new OrbitalError({
-    reason: ErrorReason.RATE_LIMITED,
-    message: `more than ${limit} bytes of requests are waiting for their handlers ${cap === "connection" ? "on this connection" : "in the daemon"}; retry later`,
-    metadata: { limit },
-    retryDelayMs: 100,
-  });
-}
 
 /** A request as received: decoded, and its size on the wire. */
 interface Received {
@@ -145,6 +134,11 @@ class FastCall {
   }
 }
 
+/** A GOAWAY frame: the connection ends, for `code`. */
+export function goawayFrame(code: GoawayCode, description: string): Buffer {
+  return encodeFrame(FrameType.GOAWAY, 0, 0, toBinary(GoawaySchema, create(GoawaySchema, { code, description })));
+}
+
 export class FastConnection {
   private readonly reader: FrameReader;
   private readonly methods = new Map<number, string>();
@@ -192,7 +186,7 @@ export class FastConnection {
   goAway(code: GoawayCode, description: string): void {
     if (this.goingAway || this.closed) return;
     this.goingAway = true;
-    this.write(encodeFrame(FrameType.GOAWAY, 0, 0, toBinary(GoawaySchema, create(GoawaySchema, { code, description }))));
+    this.write(goawayFrame(code, description));
     if (this.calls.size === 0) this.socket.end();
   }
 
@@ -213,7 +207,7 @@ export class FastConnection {
 
   private protocolError(description: string): void {
     if (this.closed) return;
-    this.write(encodeFrame(FrameType.GOAWAY, 0, 0, toBinary(GoawaySchema, create(GoawaySchema, { code: GoawayCode.PROTOCOL_ERROR, description }))));
+    this.write(goawayFrame(GoawayCode.PROTOCOL_ERROR, description));
     this.goingAway = true;
     for (const call of this.calls.values()) this.abandon(call);
     this.socket.end();
@@ -246,12 +240,9 @@ export class FastConnection {
    * skipped unread; any other oversized frame is a protocol error.
    */
   private onOversized(f: OversizedFrame): boolean {
-    const call = f.type === FrameType.MESSAGE ? this.calls.get(f.callId) : undefined;
     if (f.type !== FrameType.MESSAGE) return false;
-    if (call) {
-      const limit = this.deps.limits.maxMessageBytes;
-      this.endCall(call, new OrbitalError({ reason: ErrorReason.MESSAGE_TOO_LARGE, message: `a request of ${f.bytes - HEADER_BYTES} bytes is larger than ${limit}`, metadata: { limit } }));
-    }
+    const call = this.calls.get(f.callId);
+    if (call) this.endCall(call, this.tooLarge(f.bytes - HEADER_BYTES));
     return true;
   }
 
@@ -295,7 +286,7 @@ export class FastConnection {
     if (call.unacked >= this.deps.limits.windowBytes) return this.protocolError(`call ${f.callId} sent a message beyond its window`);
     call.unacked += f.payload.length;
     if (f.payload.length > this.deps.limits.maxMessageBytes) {
-      return this.endCall(call, new OrbitalError({ reason: ErrorReason.MESSAGE_TOO_LARGE, message: `a request of ${f.payload.length} bytes is larger than ${this.deps.limits.maxMessageBytes}`, metadata: { limit: this.deps.limits.maxMessageBytes } }));
+      return this.endCall(call, this.tooLarge(f.payload.length));
     }
     let message: unknown;
     try {
@@ -309,7 +300,7 @@ export class FastConnection {
     }
     call.received++;
     const exceeded = call.deliver({ message, bytes: f.payload.length });
-    if (exceeded) return this.endCall(call, receiveRefusal(this.deps.receive, exceeded));
+    if (exceeded) return this.endCall(call, receiveCapError(this.deps.receive.caps, exceeded));
     if (f.flags & END_STREAM) call.closeInput();
   }
 
@@ -334,11 +325,12 @@ export class FastConnection {
 
   private begin(call: FastCall, traceparent: string | undefined, timeoutMs: number): void {
     const { pipeline } = this.deps;
+    const uid = peerUid(this.conn);
     const started = pipeline.begin(call.entry, {
       transport: "fast",
       traceparent,
-      caller: "uid" in this.conn.peer ? `uid:${this.conn.peer.uid}` : "unknown",
-      refusedLog: { uid: "uid" in this.conn.peer ? this.conn.peer.uid : undefined, transport: "fast" },
+      caller: uid !== undefined ? `uid:${uid}` : "unknown",
+      refusedLog: { uid, transport: "fast" },
       onCancel: (cancel) => {
         call.cancel = cancel;
         return () => (call.cancel = undefined);
@@ -351,18 +343,7 @@ export class FastConnection {
         else this.write(headers);
       },
       authenticate: () => this.deps.authenticate(this.conn),
-      admit: () => {
-        if (this.conn.inFlight >= this.deps.limits.maxCallsInFlight) {
-          throw new OrbitalError({
-            reason: ErrorReason.RATE_LIMITED,
-            message: `more than ${this.deps.limits.maxCallsInFlight} calls in flight on this connection`,
-            metadata: { limit: this.deps.limits.maxCallsInFlight },
-            retryDelayMs: 100,
-          });
-        }
-        this.conn.inFlight++;
-        return () => void this.conn.inFlight--;
-      },
+      admit: () => admitCall(this.conn, this.deps.limits.maxCallsInFlight),
     });
     if (started instanceof OrbitalError) return this.endCall(call, started);
     call.active = started;
@@ -463,6 +444,11 @@ export class FastConnection {
     this.armIdle();
   }
 
+  private tooLarge(bytes: number): OrbitalError {
+    const limit = this.deps.limits.maxMessageBytes;
+    return new OrbitalError({ reason: ErrorReason.MESSAGE_TOO_LARGE, message: `a request of ${bytes} bytes is larger than ${limit}`, metadata: { limit } });
+  }
+
   /**
    * Ends a call with its STATUS (OK when `err` is undefined); later answers for it are dropped. A call ended
    * here rather than by its handler (deadline, a request too large or malformed) is recorded (audit,
@@ -473,7 +459,6 @@ export class FastConnection {
     if (err && call.active) err.traceId ??= call.active.ctx.trace.traceId;
     call.active?.done(err);
     call.ended = true;
-    if (call.deadline) clearTimeout(call.deadline);
     this.releaseHeaders(call);
     this.write(encodeFrame(FrameType.STATUS, 0, call.id, err ? encodeStatus(err) : OK_STATUS));
     if (err) call.cancel?.();
@@ -484,13 +469,13 @@ export class FastConnection {
   private abandon(call: FastCall): void {
     if (call.ended) return;
     call.ended = true;
-    if (call.deadline) clearTimeout(call.deadline);
     call.cancel?.();
-    call.wake();
     this.forget(call);
   }
 
+  /** The end of every call: its deadline, its queued requests and its waiters go. */
   private forget(call: FastCall): void {
+    if (call.deadline) clearTimeout(call.deadline);
     this.calls.delete(call.id);
     call.dropInbox();
     call.wake();

@@ -2,16 +2,15 @@
 // preface, checks the protocol version and the per-uid connection limit, serves each with a FastConnection,
 // and on stop says GOAWAY to all and lets the pipeline drain their calls.
 import type net from "node:net";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { GoawayCode, GoawaySchema } from "../../../gen/orbital/fastpath/v1/fastpath_pb.js";
+import { GoawayCode } from "../../../gen/orbital/fastpath/v1/fastpath_pb.js";
 import type { Logger } from "../../../common/logger.js";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameType, PREFACE } from "../../../common/fastpath/frame.js";
+import { DEFAULT_MAX_FRAME_BYTES, PREFACE } from "../../../common/fastpath/frame.js";
 import type { PeerCredentials } from "../../auth/peer-credentials.js";
 import type { Principal } from "../../auth/principal.js";
 import type { CallPipeline } from "../../rpc/call-pipeline.js";
-import { connectionPrincipal, type Connection } from "../../rpc/connections.js";
+import { connectionPrincipal, peerUid, type Connection } from "../../rpc/connections.js";
 import type { ReceiveBudget } from "../../rpc/receive-budget.js";
-import { FastConnection, type FastLimits } from "./fast-connection.js";
+import { FastConnection, goawayFrame, type FastLimits } from "./fast-connection.js";
 
 export interface FastTransportLimits extends FastLimits {
   /** Fast-path connections one uid may hold at once. */
@@ -56,14 +55,14 @@ export class FastTransport {
       socket.destroy();
       return;
     }
-    const uid = "uid" in conn.peer ? conn.peer.uid : -1;
+    const uid = peerUid(conn) ?? -1;
     const held = this.perUid.get(uid) ?? 0;
     if (this.stopping || held >= this.limits.maxConnectionsPerUid) {
       const [code, description] = this.stopping
         ? [GoawayCode.SHUTTING_DOWN, "the daemon is shutting down"]
         : [GoawayCode.TOO_MANY_CONNECTIONS, `uid ${uid} holds ${held} fast-path connections, the most allowed`];
       // Closed for good once the GOAWAY is out: a peer that never closes its end must not keep the fd.
-      socket.end(encodeFrame(FrameType.GOAWAY, 0, 0, toBinary(GoawaySchema, create(GoawaySchema, { code, description }))), () => socket.destroy());
+      socket.end(goawayFrame(code, description), () => socket.destroy());
       return;
     }
     this.perUid.set(uid, held + 1);
@@ -81,10 +80,6 @@ export class FastTransport {
     });
     this.open.add(fc);
     fc.start();
-  }
-
-  get connections(): number {
-    return this.open.size;
   }
 
   /** GOAWAY to every connection, the calls in flight drain (shared with the other transports), then close. */

@@ -18,14 +18,12 @@ import type net from "node:net";
 import type * as grpc from "@grpc/grpc-js";
 // eslint-disable-next-line import/no-internal-modules -- no public hook exists for received bytes
 import { BaseServerInterceptingCall } from "@grpc/grpc-js/build/src/server-interceptors.js";
-import { ErrorReason } from "../../../gen/orbital/api/v1/error_reason_pb.js";
-import { OrbitalError } from "../../../common/errors.js";
 import { traceFromParent } from "../../../common/trace.js";
 import { grpcStatusOf } from "./grpc-status-shim.js";
-import type { ReceiveAccount, ReceiveCap } from "../../rpc/receive-budget.js";
+import { receiveCapError, type ReceiveAccount, type ReceiveCap } from "../../rpc/receive-budget.js";
 
 /** Bytes charged per received chunk on top of its length: about what V8 and grpc-js spend to hold it. */
-export const CHUNK_COST = 256;
+const CHUNK_COST = 256;
 
 const ACCOUNT = Symbol("orbital.receiveAccount");
 const CHARGE = Symbol("orbital.receiveCharge");
@@ -93,14 +91,8 @@ function heldBy(call: CallInternals, charge: Charge): number {
 }
 
 function refuse(call: CallInternals, charge: Charge, cap: ReceiveCap): void {
-  const limit = cap === "connection" ? charge.account.caps.perConnection : charge.account.caps.total;
   release(charge);
-  const err = new OrbitalError({
-    reason: ErrorReason.RATE_LIMITED,
-    message: `more than ${limit} bytes of requests are being received ${cap === "connection" ? "on this connection" : "by the daemon"}; retry later`,
-    metadata: { limit },
-    retryDelayMs: 100,
-  });
+  const err = receiveCapError(charge.account.caps, cap);
   err.traceId = traceFromParent(undefined).traceId;
   call.sendStatus(grpcStatusOf(err));
   // The status is queued before the reset; NO_ERROR after a complete response asks the client to stop sending

@@ -13,7 +13,7 @@ import type { Logger } from "../../../common/logger.js";
 import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../rpc/call-context.js";
 import type { ActiveCall, CallPipeline, MethodEntry } from "../../rpc/call-pipeline.js";
-import { connectionPrincipal, type ConnectionTable } from "../../rpc/connections.js";
+import { admitCall, connectionPrincipal, peerUid, type ConnectionTable } from "../../rpc/connections.js";
 import { chargeReceivesTo, installReceiveHook } from "./grpc-receive-hook.js";
 import { installStatusShim } from "./grpc-status-shim.js";
 import type { ReceiveBudget } from "../../rpc/receive-budget.js";
@@ -148,11 +148,12 @@ export class GrpcServer {
   private begin(entry: MethodEntry, call: AnyCall & NodeJS.EventEmitter): ActiveCall | OrbitalError {
     const parent = call.metadata.get("traceparent")[0];
     const conn = this.connections.byPeer(call.getPeer());
+    const uid = peerUid(conn);
     return this.pipeline.begin(entry, {
       transport: "grpc",
       traceparent: typeof parent === "string" ? parent : undefined,
-      caller: conn && "uid" in conn.peer ? `uid:${conn.peer.uid}` : "unknown",
-      refusedLog: { uid: conn && "uid" in conn.peer ? conn.peer.uid : undefined },
+      caller: uid !== undefined ? `uid:${uid}` : "unknown",
+      refusedLog: { uid },
       onCancel: (cancel) => {
         const events = call as NodeJS.EventEmitter;
         events.once("cancelled", cancel);
@@ -164,19 +165,7 @@ export class GrpcServer {
         call.sendMetadata(md);
       },
       authenticate: () => connectionPrincipal(conn, this.deps.authenticatePeer),
-      admit: () => {
-        if (!conn) return undefined;
-        if (conn.inFlight >= this.limits.maxInFlightPerConnection) {
-          throw new OrbitalError({
-            reason: ErrorReason.RATE_LIMITED,
-            message: `more than ${this.limits.maxInFlightPerConnection} calls in flight on this connection`,
-            metadata: { limit: this.limits.maxInFlightPerConnection },
-            retryDelayMs: 100,
-          });
-        }
-        conn.inFlight++;
-        return () => void conn.inFlight--;
-      },
+      admit: () => (conn ? admitCall(conn, this.limits.maxInFlightPerConnection) : undefined),
     });
   }
 
