@@ -5,3 +5,4 @@ export { errorFromGrpc } from "./grpc-channel.js";
 export { callJson, findMethod } from "./call-json.js";
 export { OrbitalError } from "../common/errors.js";
 export { apiServices } from "../common/api-services.js";
+export { RouteSetSession, ROUTE_SET_BATCH, type RouteSetOptions } from "./route-set-session.js";

@@ -45,6 +45,8 @@ import { configService } from "./services/config-service.js";
 import { firewallService } from "./services/firewall-service.js";
 import { interfaceService } from "./services/interface-service.js";
 import { routingService } from "./services/routing-service.js";
+import { RouteSetRegistry } from "./dynamic-routes/route-set-registry.js";
+import { RouteSetStore } from "./dynamic-routes/route-set-store.js";
 import { UserDirectory } from "./users/user-directory.js";
 import { KernelReconciler } from "./config/kernel-reconciler.js";
 import type { Failpoints } from "./failpoints.js";
@@ -114,6 +116,7 @@ interface DaemonParts {
   audit: AuditLog;
   dataplane: Dataplane;
   reconciler: KernelReconciler;
+  routeSets: RouteSetRegistry;
 }
 
 export class Daemon {
@@ -166,12 +169,15 @@ export class Daemon {
     }
 
     const reads = dataplaneReads(dataplane, backendHealth);
+    // Dynamic route sets outlive the daemon in the kernel: read them back before serving their owners.
+    const routeSets = new RouteSetRegistry(reads, RouteSetStore.inDataDir(opts.dataDir), log);
+    await routeSets.start();
     const implemented = new Map<DescService, AnyServiceImpl>([
       [SystemService, systemService({ engine, health, backendHealth, metrics, audit, startedAt }) as unknown as AnyServiceImpl],
       [ConfigService, configService(engine) as unknown as AnyServiceImpl],
       [UserService, userService(engine) as unknown as AnyServiceImpl],
       [InterfaceService, interfaceService(engine, reads) as unknown as AnyServiceImpl],
-      [RoutingService, routingService(engine, reads, backendHealth) as unknown as AnyServiceImpl],
+      [RoutingService, routingService(engine, reads, backendHealth, routeSets) as unknown as AnyServiceImpl],
       [FirewallService, firewallService(engine, reads) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
@@ -209,12 +215,14 @@ export class Daemon {
       { socket: deps.inherited.api !== undefined ? `fd ${deps.inherited.api} (from init)` : opts.socketPath, revision: engine.revision.toString() },
       "orbitald serving",
     );
-    return new Daemon({ pipeline, router, grpc, fast, rest, unsubscribe, health, engine, audit, dataplane, reconciler });
+    return new Daemon({ pipeline, router, grpc, fast, rest, unsubscribe, health, engine, audit, dataplane, reconciler, routeSets });
   }
 
   /** Stops accepting, drains calls in flight for up to `graceMs`, then closes everything. */
   async stop(graceMs: number): Promise<void> {
-    const { unsubscribe, reconciler, router, grpc, fast, rest, pipeline, engine, dataplane, audit } = this.parts;
+    const { unsubscribe, reconciler, router, grpc, fast, rest, pipeline, engine, dataplane, audit, routeSets } = this.parts;
+    // First, so that the sessions the drain ends leave their routes in the kernel for the next start.
+    routeSets.stop();
     unsubscribe();
     reconciler.stop();
     // Every transport stops accepting at once and they share one drain of the calls in flight.

@@ -4,8 +4,11 @@
 // events) through it. The data plane knows nothing of the API; it names the items it failed on, and tells a
 // refused item (DataplaneError, in the report) from a backend that fails as a whole (BackendFault).
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
-import type { AddressInfo, LinkInfo, NetlinkEvent, RouteInfo } from "./netlink/rtnetlink-types.js";
+import type { AddressInfo, LinkInfo, NetlinkEvent, NetlinkOp, OpResult, RouteInfo } from "./netlink/rtnetlink-types.js";
 import type { FastPathCounterValues, FastPathInterfaceStatus } from "./xdp/xdp-fast-path.js";
+
+/** A route operation of a dynamic route set. */
+export type RouteOp = Extract<NetlinkOp, { route: unknown }>;
 
 /** The parts of the data plane that can fail on their own. */
 export type BackendName = "rtnetlink" | "nftables" | "xdp";
@@ -97,8 +100,16 @@ export interface Dataplane {
   apply(config: Configuration, options?: ApplyOptions): Promise<ApplyReport>;
   links(): Promise<LinkInfo[]>;
   addresses(): Promise<AddressInfo[]>;
-  /** Routes of every table and protocol. */
-  routes(): Promise<RouteInfo[]>;
+  /** Routes of every table and protocol, or of one protocol. */
+  routes(filter?: { protocol?: number }): Promise<RouteInfo[]>;
+  /** Routes of one protocol (a dynamic route set's), each handed to `each` and not kept. */
+  scanRoutes(protocol: number, each: (r: RouteInfo) => void): Promise<void>;
+  /**
+   * Adds, replaces or removes routes of the dynamic route sets in one batch (never configured ones): one
+   * result per operation, refused ones do not stop the others. Throws BackendFault when the backend fails as
+   * a whole.
+   */
+  changeRoutes(ops: RouteOp[]): Promise<OpResult[]>;
   /** Counters of the firewall rules, by rule name. */
   ruleCounters(): Promise<Map<string, RuleCounters>>;
   /** The XDP fast path per interface: mode, counters, lists, what is not in force. */
@@ -107,8 +118,11 @@ export interface Dataplane {
   fastPathCounters(): Map<string, FastPathCounterValues>;
   /** A cheap read that succeeds when `backend` answers again (throws BackendFault otherwise); changes nothing. */
   probe(backend: BackendName): Promise<void>;
-  /** Kernel link/address/route events until the returned function is called. */
-  subscribe(listener: (e: NetlinkEvent) => void): () => void;
+  /**
+   * Kernel link/address/route events until the returned function is called; `onOverrun` when events were
+   * lost (the kernel or the addon dropped them).
+   */
+  subscribe(listener: (e: NetlinkEvent) => void, onOverrun?: () => void): () => void;
   close(): void;
 }
 

@@ -12,6 +12,11 @@ const kernelType: Record<ApiRouteType, RouteType> = {
   [ApiRouteType.PROHIBIT]: RouteType.PROHIBIT,
 };
 
+/** The rtm_type of an API route type (UNSPECIFIED is UNICAST). */
+export function kernelRouteType(t: ApiRouteType): RouteType {
+  return kernelType[t] ?? RouteType.UNICAST;
+}
+
 export function apiRouteType(kernel: number): ApiRouteType {
   const hit = Object.entries(kernelType).find(([api, k]) => k === kernel && Number(api) !== ApiRouteType.UNSPECIFIED);
   return hit ? (Number(hit[0]) as ApiRouteType) : ApiRouteType.UNSPECIFIED;

@@ -21,6 +21,7 @@ import {
   type BackendName,
   type Dataplane,
   type ForeignRoute,
+  type RouteOp,
   type RuleCounters,
 } from "./dataplane.js";
 import { KernelOwnership, type LinkOriginal } from "./kernel-ownership.js";
@@ -34,6 +35,7 @@ import {
   type LinkInfo,
   type NetlinkEvent,
   type NetlinkOp,
+  type OpResult,
   type RouteInfo,
   type RtnetlinkSocket,
 } from "./netlink/rtnetlink-types.js";
@@ -118,16 +120,28 @@ export class LinuxDataplane implements Dataplane {
     return this.netlink(this.nl.listAddresses(), "listing addresses");
   }
 
-  routes(): Promise<RouteInfo[]> {
-    return this.netlink(this.nl.listRoutes(), "listing routes");
+  routes(filter: { protocol?: number } = {}): Promise<RouteInfo[]> {
+    return this.netlink(this.nl.listRoutes(filter), "listing routes");
+  }
+
+  scanRoutes(protocol: number, each: (r: RouteInfo) => void): Promise<void> {
+    return this.netlink(this.nl.scanRoutes({ protocol }, each), `listing routes of protocol ${protocol}`);
+  }
+
+  async changeRoutes(ops: RouteOp[]): Promise<OpResult[]> {
+    if (ops.length === 0) return [];
+    const results = await this.netlink(this.nl.execute(ops), `route batch of ${ops.length}`, ops.length);
+    const fault = results.find((r) => BACKEND_ERRNOS.has(errnoNames.get(r.errno) ?? ""));
+    if (fault) throw new BackendFault("rtnetlink", `route batch of ${ops.length} failed: ${fault.message}`, errnoNames.get(fault.errno));
+    return results;
   }
 
   ruleCounters(): Promise<Map<string, RuleCounters>> {
     return this.firewall.counters();
   }
 
-  subscribe(listener: (e: NetlinkEvent) => void): () => void {
-    return this.nl.subscribe(listener);
+  subscribe(listener: (e: NetlinkEvent) => void, onOverrun?: () => void): () => void {
+    return this.nl.subscribe(listener, onOverrun);
   }
 
   /**

@@ -5,9 +5,9 @@
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { diffConfigurations, emptyConfiguration } from "../config/collections.js";
 import { parseInterfaceAddress } from "../validation/ip.js";
-import { routeSpecOf } from "./kernel-routes.js";
-import { BACKENDS, backendsOfSections, DataplaneError, type ApplyOptions, type ApplyReport, type BackendName, type Dataplane, type RuleCounters } from "./dataplane.js";
-import { type AddressInfo, type LinkInfo, type NetlinkEvent, type RouteInfo } from "./netlink/rtnetlink-types.js";
+import { kernelRouteKey, routeSpecOf } from "./kernel-routes.js";
+import { BACKENDS, backendsOfSections, DataplaneError, type ApplyOptions, type ApplyReport, type BackendName, type Dataplane, type RouteOp, type RuleCounters } from "./dataplane.js";
+import { type AddressInfo, type LinkInfo, type NetlinkEvent, type OpResult, type RouteInfo } from "./netlink/rtnetlink-types.js";
 import { interfaceLists } from "./xdp/fast-path-lists.js";
 import type { FastPathCounterValues, FastPathInterfaceStatus } from "./xdp/xdp-fast-path.js";
 
@@ -34,6 +34,8 @@ function backendOfItem(item: string): BackendName {
 export class SimDataplane implements Dataplane {
   readonly name = "sim";
   private current: Configuration = emptyConfiguration();
+  /** Routes of the dynamic route sets, by kernel key (table, destination, metric). */
+  private readonly dynamic = new Map<string, RouteInfo>();
 
   constructor(private readonly failItem = process.env.ORBITAL_SIM_FAIL_ITEM ?? "") {}
 
@@ -73,9 +75,25 @@ export class SimDataplane implements Dataplane {
     );
   }
 
-  async routes(): Promise<RouteInfo[]> {
+  async routes(filter: { protocol?: number } = {}): Promise<RouteInfo[]> {
     const links = await this.links();
-    return this.current.routes.map((r) => ({ ...routeSpecOf(r, (name) => links.find((l) => l.name === name)?.ifindex), scope: 0 }));
+    const configured = this.current.routes.map((r) => ({ ...routeSpecOf(r, (name) => links.find((l) => l.name === name)?.ifindex), scope: 0 }));
+    return [...configured, ...this.dynamic.values()].filter((r) => filter.protocol === undefined || r.protocol === filter.protocol);
+  }
+
+  async scanRoutes(protocol: number, each: (r: RouteInfo) => void): Promise<void> {
+    for (const r of this.dynamic.values()) if (r.protocol === protocol) each(r);
+  }
+
+  /** As the kernel answers: EEXIST for an add over a held key, ESRCH for removing what is not there. */
+  async changeRoutes(ops: RouteOp[]): Promise<OpResult[]> {
+    return ops.map((o): OpResult => {
+      const key = kernelRouteKey(o.route);
+      if (o.op === "routeDel") return this.dynamic.delete(key) ? { errno: 0, message: "Success" } : { errno: 3, message: "No such process" };
+      if (o.op === "routeAdd" && this.dynamic.has(key)) return { errno: 17, message: "File exists" };
+      this.dynamic.set(key, { ...o.route, scope: 0 });
+      return { errno: 0, message: "Success" };
+    });
   }
 
   async ruleCounters(): Promise<Map<string, RuleCounters>> {

@@ -23,12 +23,14 @@ export function dataplaneReads(dataplane: Dataplane, health: BackendHealth): Dat
     apply: (config, options) => dataplane.apply(config, options),
     links: guard(() => dataplane.links()),
     addresses: guard(() => dataplane.addresses()),
-    routes: guard(() => dataplane.routes()),
+    routes: guard((filter?: { protocol?: number }) => dataplane.routes(filter)),
+    scanRoutes: guard((protocol: number, each: Parameters<Dataplane["scanRoutes"]>[1]) => dataplane.scanRoutes(protocol, each)),
+    changeRoutes: guard((ops: Parameters<Dataplane["changeRoutes"]>[0]) => dataplane.changeRoutes(ops)),
     ruleCounters: guard(() => dataplane.ruleCounters()),
     fastPathStatus: guard(() => dataplane.fastPathStatus()),
     fastPathCounters: () => dataplane.fastPathCounters(),
     probe: (backend) => dataplane.probe(backend),
-    subscribe: (listener) => dataplane.subscribe(listener),
+    subscribe: (listener, onOverrun) => dataplane.subscribe(listener, onOverrun),
     close: () => dataplane.close(),
   };
 }

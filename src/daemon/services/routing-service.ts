@@ -14,7 +14,7 @@ import {
   type RouteKey,
   type RoutingService,
 } from "../../gen/orbital/routing/v1/routing_pb.js";
-import { toOrbitalError } from "../../common/errors.js";
+import { OrbitalError, toOrbitalError } from "../../common/errors.js";
 import { MAIN_TABLE, routeKey } from "../config/collections.js";
 import type { ConfigEngine } from "../config/config-engine.js";
 import type { Dataplane } from "../dataplane/dataplane.js";
@@ -25,12 +25,16 @@ import type { BackendHealth } from "./backend-health.js";
 import { parsePrefix } from "../validation/ip.js";
 import { applyFieldMask } from "../validation/field-mask.js";
 import { validateRoute } from "../validation/network-rules.js";
-import { paginate } from "../validation/pagination.js";
+import { pageBounds, paginate } from "../validation/pagination.js";
+import type { RouteSetRegistry } from "../dynamic-routes/route-set-registry.js";
+import { dynamicRoutePage, listedSlots, routeSetHandlers } from "./route-set-handlers.js";
 import { checkBulkBatch } from "../validation/bulk-batch.js";
 import { Violations } from "../validation/violations.js";
 import { alreadyExists, notFound } from "./resource-errors.js";
 
 const RTPROT_KERNEL = 2;
+/** Events a watcher may have waiting before it is told it fell behind (ERROR_REASON_WATCH_FELL_BEHIND). */
+export const MAX_WATCH_BACKLOG = 100_000;
 
 function familyOfCidr(cidr: string): AddressFamily {
   return cidr.includes(":") ? AddressFamily.IPV6 : AddressFamily.IPV4;
@@ -63,10 +67,14 @@ function foreignRoute(k: RouteInfo, links: LinkInfo[]): Route {
   });
 }
 
-export function routingService(engine: ConfigEngine, dataplane: Dataplane, backendHealth: BackendHealth): ServiceImpl<typeof RoutingService> {
-  /** Configured routes with their installed flag, plus (on request) the kernel's other routes. */
+export function routingService(engine: ConfigEngine, dataplane: Dataplane, backendHealth: BackendHealth, routeSets: RouteSetRegistry): ServiceImpl<typeof RoutingService> {
+  /**
+   * Configured routes with their installed flag, plus (on request) the kernel's other routes, except those
+   * of the dynamic route sets (listed from the sets). Only orbitald's own protocol is dumped otherwise.
+   */
   const routeViews = async (config: Configuration, includeUnowned: boolean): Promise<Route[]> => {
-    const [kernel, links] = await Promise.all([dataplane.routes(), dataplane.links()]);
+    const [all, links] = await Promise.all([dataplane.routes(includeUnowned ? {} : { protocol: ORBITAL_ROUTE_PROTOCOL }), dataplane.links()]);
+    const kernel = includeUnowned ? all.filter((k) => !routeSets.byProtocol(k.protocol)) : all;
     const installed = new Set(kernel.filter((k) => k.protocol === ORBITAL_ROUTE_PROTOCOL).map(kernelRouteKey));
     const ifindexOf = (name: string) => links.find((l) => l.name === name)?.ifindex;
     const out = config.routes.map((r) => {
@@ -98,11 +106,25 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane, backe
 
   return {
     async listRoutes(req) {
-      const all = (await routeViews(engine.running, req.includeUnowned)).filter(
-        (r) => (req.table === 0 || (r.table || MAIN_TABLE) === req.table) && (req.family === AddressFamily.UNSPECIFIED || familyOfCidr(r.destination!.cidr) === req.family),
+      const dynamicOnly = req.origin === RouteOrigin.DYNAMIC || req.routeSet !== "";
+      const withStatic = !dynamicOnly && (req.origin === RouteOrigin.UNSPECIFIED || req.origin === RouteOrigin.STATIC);
+      const views = withStatic || req.includeUnowned ? await routeViews(engine.running, req.includeUnowned && !dynamicOnly) : [];
+      const fixed = views.filter(
+        (r) =>
+          (withStatic || r.origin !== RouteOrigin.STATIC) &&
+          (req.origin === RouteOrigin.UNSPECIFIED || r.origin === req.origin) &&
+          (req.table === 0 || (r.table || MAIN_TABLE) === req.table) &&
+          (req.family === AddressFamily.UNSPECIFIED || familyOfCidr(r.destination!.cidr) === req.family),
       );
-      const { items, page } = paginate(all, req.page, `routes:${req.table}:${req.family}:${req.includeUnowned}`);
-      return { routes: items, page };
+      // Dynamic routes come after the configured (and unowned) ones, set by set, straight from their columns.
+      const sets = req.origin === RouteOrigin.UNSPECIFIED || req.origin === RouteOrigin.DYNAMIC ? routeSets.list().filter((s) => req.routeSet === "" || s.name === req.routeSet) : [];
+      const family = req.family === AddressFamily.IPV4 ? 4 : req.family === AddressFamily.IPV6 ? 6 : 0;
+      const listed = listedSlots(sets, req.table, family);
+      const dynamicTotal = listed.reduce((n, l) => n + l.slots.length, 0);
+      const { start, end, page } = pageBounds(fixed.length + dynamicTotal, req.page, `routes:${req.table}:${req.family}:${req.includeUnowned}:${req.origin}:${req.routeSet}`);
+      const routes = fixed.slice(start, end);
+      if (end > fixed.length) routes.push(...dynamicRoutePage(listed, Math.max(0, start - fixed.length), end - fixed.length, await dataplane.links()));
+      return { routes, page };
     },
 
     async getRoute(req) {
@@ -197,31 +219,63 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane, backe
       return { ...result, failures, revision };
     },
 
+    ...routeSetHandlers(routeSets),
+
     async *watchRoutes(req, ctx) {
-      const pending: { type: RouteEventType; route: Route }[] = [];
+      let pending: { type: RouteEventType; route: Route }[] = [];
+      let head = 0;
+      let dropped = 0;
       let wake: (() => void) | undefined;
       const links = await dataplane.links();
-      const off = dataplane.subscribe((e) => {
-        if (e.type !== "route") return;
-        if (req.table && e.route.table !== req.table) return;
-        if (!req.includeUnowned && e.route.protocol !== ORBITAL_ROUTE_PROTOCOL) return;
-        const route = foreignRoute(e.route, links);
-        if (e.route.protocol === ORBITAL_ROUTE_PROTOCOL) route.origin = RouteOrigin.STATIC;
-        route.installed = e.action === "new";
-        pending.push({ type: e.action === "new" ? RouteEventType.ADDED : RouteEventType.REMOVED, route });
+      const fellBehind = (n: number) => {
+        dropped += n;
+        pending = [];
+        head = 0;
         wake?.();
-      });
+      };
+      const off = dataplane.subscribe(
+        (e) => {
+          if (e.type !== "route" || dropped > 0) return;
+          if (req.table && e.route.table !== req.table) return;
+          const set = routeSets.byProtocol(e.route.protocol);
+          if (!req.includeUnowned && e.route.protocol !== ORBITAL_ROUTE_PROTOCOL && !set) return;
+          const route = foreignRoute(e.route, links);
+          if (e.route.protocol === ORBITAL_ROUTE_PROTOCOL) route.origin = RouteOrigin.STATIC;
+          if (set) Object.assign(route, { origin: RouteOrigin.DYNAMIC, owner: set.name, distance: set.distance });
+          route.installed = e.action === "new";
+          if (pending.length - head >= MAX_WATCH_BACKLOG) return fellBehind(1);
+          pending.push({ type: e.action === "new" ? RouteEventType.ADDED : RouteEventType.REMOVED, route });
+          wake?.();
+        },
+        () => fellBehind(1),
+      );
       const aborted = new Promise<void>((r) => ctx.signal.addEventListener("abort", () => r(), { once: true }));
+      const behind = () =>
+        new OrbitalError({ reason: ErrorReason.WATCH_FELL_BEHIND, message: `the watcher fell behind: events were dropped; watch again for a fresh snapshot`, metadata: { dropped } });
       try {
         for (const route of await routeViews(engine.running, req.includeUnowned)) {
           if (req.table && (route.table || MAIN_TABLE) !== req.table) continue;
           yield { type: RouteEventType.EXISTING, route };
         }
+        // The dynamic routes' snapshot, a page at a time from their columns.
+        const listed = listedSlots(routeSets.list(), req.table, 0);
+        const total = listed.reduce((n, l) => n + l.slots.length, 0);
+        for (let from = 0; from < total && !ctx.signal.aborted; from += 1000) {
+          if (dropped > 0) throw behind();
+          for (const route of dynamicRoutePage(listed, from, from + 1000, links)) yield { type: RouteEventType.EXISTING, route };
+        }
         yield { type: RouteEventType.SYNCED };
         while (!ctx.signal.aborted) {
-          const e = pending.shift();
-          if (e) yield e;
-          else await Promise.race([new Promise<void>((r) => (wake = r)), aborted]);
+          if (dropped > 0) throw behind();
+          if (head < pending.length) {
+            const e = pending[head]!;
+            pending[head++] = undefined as never;
+            if (head === pending.length) {
+              pending = [];
+              head = 0;
+            }
+            yield e;
+          } else await Promise.race([new Promise<void>((r) => (wake = r)), aborted]);
         }
       } finally {
         off();

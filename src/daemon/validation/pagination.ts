@@ -18,6 +18,12 @@ function queryTag(query: string): string {
  * query is refused by another.
  */
 export function paginate<T>(items: readonly T[], page: PageRequest | undefined, query: string) {
+  const { start, end, page: out } = pageBounds(items.length, page, query);
+  return { items: items.slice(start, end), page: out };
+}
+
+/** The positions [start, end) of one page of `total` items (for lists too big to hold as one array). */
+export function pageBounds(total: number, page: PageRequest | undefined, query: string) {
   const v = new Violations();
   const size = page?.size ?? 0;
   v.check(size >= 0 && size <= MAX_PAGE_SIZE, "page.size", `must be 0..${MAX_PAGE_SIZE}`);
@@ -25,15 +31,12 @@ export function paginate<T>(items: readonly T[], page: PageRequest | undefined, 
   let offset = 0;
   if (page?.token) {
     const m = /^([A-Za-z0-9_-]{8})\.(\d{1,9})$/.exec(page.token);
-    if (!m || m[1] !== queryTag(query) || Number(m[2]) > items.length) {
+    if (!m || m[1] !== queryTag(query) || Number(m[2]) > total) {
       throw new OrbitalError({ reason: ErrorReason.INVALID_PAGE_TOKEN, message: "page.token was not issued for this query" });
     }
     offset = Number(m[2]);
   }
   const limit = size === 0 ? DEFAULT_PAGE_SIZE : size;
-  const end = Math.min(items.length, offset + limit);
-  return {
-    items: items.slice(offset, end),
-    page: { nextToken: end < items.length ? `${queryTag(query)}.${end}` : "", totalSize: items.length },
-  };
+  const end = Math.min(total, offset + limit);
+  return { start: offset, end, page: { nextToken: end < total ? `${queryTag(query)}.${end}` : "", totalSize: total } };
 }

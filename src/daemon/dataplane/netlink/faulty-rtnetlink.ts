@@ -13,6 +13,7 @@ export function withNetlinkFaults(socket: RtnetlinkSocket, failpoints: Failpoint
     listLinks: () => (hanging() ? never() : socket.listLinks()),
     listAddresses: () => (hanging() ? never() : socket.listAddresses()),
     listRoutes: (filter) => (hanging() ? never() : socket.listRoutes(filter)),
+    scanRoutes: (filter, each) => (hanging() ? never() : socket.scanRoutes(filter, each)),
     execute: (ops) => {
       const fault = failpoints.netlinkFault();
       if (fault === "hang") return never();

@@ -92,6 +92,11 @@ export interface RtnetlinkSocket {
   /** Routes of every table; filter by table and/or protocol. */
   listRoutes(filter?: { table?: number; protocol?: number }): Promise<RouteInfo[]>;
   /**
+   * As listRoutes, but hands each route to `each` instead of collecting them: a million-route dump is never
+   * held as a million objects at once.
+   */
+  scanRoutes(filter: { table?: number; protocol?: number }, each: (r: RouteInfo) => void): Promise<void>;
+  /**
    * Executes the operations in order, many per sendmsg, each with NLM_F_ACK, and returns one result per
    * operation (same order). Failed items do not stop the others. Runs off the event loop.
    */

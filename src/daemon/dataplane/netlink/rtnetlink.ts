@@ -122,6 +122,10 @@ class NativeRtnetlinkSocket implements RtnetlinkSocket {
     return this.inOrder(async () => ({ result: this.native.listRoutes(filter.table, filter.protocol).then(decodeRoutes) }));
   }
 
+  scanRoutes(filter: { table?: number; protocol?: number }, each: (r: RouteInfo) => void): Promise<void> {
+    return this.inOrder(async () => ({ result: this.native.listRoutes(filter.table, filter.protocol).then((flat) => eachRoute(flat, each)) }));
+  }
+
   execute(ops: NetlinkOp[]): Promise<OpResult[]> {
     return this.inOrder(async () => {
       if (!Array.isArray(ops)) throw new TypeError("execute(ops): ops must be an array of NetlinkOp");
@@ -314,9 +318,14 @@ export function encodeOps(ops: readonly unknown[], start: number, end: number): 
 const ROUTE_STRIDE = 9;
 const ADDRESS_STRIDE = 5;
 
-function decodeRoutes({ nums, strings }: Flat): RouteInfo[] {
+function decodeRoutes(flat: Flat): RouteInfo[] {
+  const routes: RouteInfo[] = [];
+  eachRoute(flat, (r) => routes.push(r));
+  return routes;
+}
+
+function eachRoute({ nums, strings }: Flat, each: (r: RouteInfo) => void): void {
   const n = nums.length / ROUTE_STRIDE;
-  const routes: RouteInfo[] = new Array(n);
   let pos = 0;
   for (let i = 0, b = 0; i < n; i++, b += ROUTE_STRIDE) {
     const dstLen = nums[b + 7]!;
@@ -334,9 +343,8 @@ function decodeRoutes({ nums, strings }: Flat): RouteInfo[] {
     if (gwLen > 0) r.gateway = strings.slice(pos, pos + gwLen);
     pos += gwLen;
     if (nums[b + 2]! >= 0) r.oif = nums[b + 2]!;
-    routes[i] = r;
+    each(r);
   }
-  return routes;
 }
 
 function decodeAddresses({ nums, strings }: Flat): AddressInfo[] {

@@ -9,8 +9,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_orbital_api_v1_capability } from "../../api/v1/capability_pb.js";
 import type { AddressFamily, IpAddress, IpPrefix } from "../../api/v1/ip_pb.js";
 import { file_orbital_api_v1_ip } from "../../api/v1/ip_pb.js";
@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/routing/v1/routing.proto.
  */
 export const file_orbital_routing_v1_routing: GenFile = /*@__PURE__*/
-  fileDesc("CiBvcmJpdGFsL3JvdXRpbmcvdjEvcm91dGluZy5wcm90bxISb3JiaXRhbC5yb3V0aW5nLnYxItECCgVSb3V0ZRIyCgtkZXN0aW5hdGlvbhgBIAEoCzIYLm9yYml0YWwuYXBpLnYxLklwUHJlZml4QgPgQQUSEgoFdGFibGUYAiABKA1CA+BBBRIrCgR0eXBlGAMgASgOMh0ub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlVHlwZRIqCgdnYXRld2F5GAQgASgLMhkub3JiaXRhbC5hcGkudjEuSXBBZGRyZXNzEhEKCWludGVyZmFjZRgFIAEoCRIOCgZtZXRyaWMYBiABKA0SEwoLZGVzY3JpcHRpb24YByABKAkSFgoJaW5zdGFsbGVkGAggASgIQgPgQQMSNAoGb3JpZ2luGAkgASgOMh8ub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlT3JpZ2luQgPgQQMSIQoUbm90X2luc3RhbGxlZF9yZWFzb24YCiABKAlCA+BBAyJNCghSb3V0ZUtleRIyCgtkZXN0aW5hdGlvbhgBIAEoCzIYLm9yYml0YWwuYXBpLnYxLklwUHJlZml4QgPgQQISDQoFdGFibGUYAiABKA0ilQEKEUxpc3RSb3V0ZXNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5vcmJpdGFsLmFwaS52MS5QYWdlUmVxdWVzdBINCgV0YWJsZRgCIAEoDRItCgZmYW1pbHkYAyABKA4yHS5vcmJpdGFsLmFwaS52MS5BZGRyZXNzRmFtaWx5EhcKD2luY2x1ZGVfdW5vd25lZBgEIAEoCCJrChJMaXN0Um91dGVzUmVzcG9uc2USKQoGcm91dGVzGAEgAygLMhkub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlEioKBHBhZ2UYAiABKAsyHC5vcmJpdGFsLmFwaS52MS5QYWdlUmVzcG9uc2UiVAoPR2V0Um91dGVSZXF1ZXN0EjIKC2Rlc3RpbmF0aW9uGAEgASgLMhgub3JiaXRhbC5hcGkudjEuSXBQcmVmaXhCA+BBAhINCgV0YWJsZRgCIAEoDSI8ChBHZXRSb3V0ZVJlc3BvbnNlEigKBXJvdXRlGAEgASgLMhkub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlIlsKEkNyZWF0ZVJvdXRlUmVxdWVzdBItCgVyb3V0ZRgBIAEoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUID4EECEhYKDnRyYW5zYWN0aW9uX2lkGAIgASgJIlEKE0NyZWF0ZVJvdXRlUmVzcG9uc2USKAoFcm91dGUYASABKAsyGS5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGUSEAoIcmV2aXNpb24YAiABKAQijAEKElVwZGF0ZVJvdXRlUmVxdWVzdBItCgVyb3V0ZRgBIAEoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUID4EECEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIWCg50cmFuc2FjdGlvbl9pZBgDIAEoCSJRChNVcGRhdGVSb3V0ZVJlc3BvbnNlEigKBXJvdXRlGAEgASgLMhkub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlEhAKCHJldmlzaW9uGAIgASgEIm8KEkRlbGV0ZVJvdXRlUmVxdWVzdBIyCgtkZXN0aW5hdGlvbhgBIAEoCzIYLm9yYml0YWwuYXBpLnYxLklwUHJlZml4QgPgQQISDQoFdGFibGUYAiABKA0SFgoOdHJhbnNhY3Rpb25faWQYAyABKAkiJwoTRGVsZXRlUm91dGVSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBCKJAQoXQnVsa1VwZGF0ZVJvdXRlc1JlcXVlc3QSJwoEYWRkcxgBIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZRItCgdkZWxldGVzGAIgAygLMhwub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlS2V5EhYKDnRyYW5zYWN0aW9uX2lkGAMgASgJInAKD0J1bGtJdGVtRmFpbHVyZRINCgVpbmRleBgBIAEoBBIpCgNrZXkYAiABKAsyHC5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGVLZXkSDgoGcmVhc29uGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIoMBChhCdWxrVXBkYXRlUm91dGVzUmVzcG9uc2USDQoFYWRkZWQYASABKAQSDwoHZGVsZXRlZBgCIAEoBBI1CghmYWlsdXJlcxgDIAMoCzIjLm9yYml0YWwucm91dGluZy52MS5CdWxrSXRlbUZhaWx1cmUSEAoIcmV2aXNpb24YBCABKAQiPAoSV2F0Y2hSb3V0ZXNSZXF1ZXN0Eg0KBXRhYmxlGAEgASgNEhcKD2luY2x1ZGVfdW5vd25lZBgCIAEoCCJxChNXYXRjaFJvdXRlc1Jlc3BvbnNlEjAKBHR5cGUYASABKA4yIi5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGVFdmVudFR5cGUSKAoFcm91dGUYAiABKAsyGS5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGUqjgEKCVJvdXRlVHlwZRIaChZST1VURV9UWVBFX1VOU1BFQ0lGSUVEEAASFgoSUk9VVEVfVFlQRV9VTklDQVNUEAESGAoUUk9VVEVfVFlQRV9CTEFDS0hPTEUQAhIaChZST1VURV9UWVBFX1VOUkVBQ0hBQkxFEAMSFwoTUk9VVEVfVFlQRV9QUk9ISUJJVBAEKncKC1JvdXRlT3JpZ2luEhwKGFJPVVRFX09SSUdJTl9VTlNQRUNJRklFRBAAEhcKE1JPVVRFX09SSUdJTl9TVEFUSUMQARIXChNST1VURV9PUklHSU5fS0VSTkVMEAISGAoUUk9VVEVfT1JJR0lOX0ZPUkVJR04QAyrGAQoOUm91dGVFdmVudFR5cGUSIAocUk9VVEVfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh0KGVJPVVRFX0VWRU5UX1RZUEVfRVhJU1RJTkcQARIbChdST1VURV9FVkVOVF9UWVBFX1NZTkNFRBACEhoKFlJPVVRFX0VWRU5UX1RZUEVfQURERUQQAxIcChhST1VURV9FVkVOVF9UWVBFX0NIQU5HRUQQBBIcChhST1VURV9FVkVOVF9UWVBFX1JFTU9WRUQQBTKsBwoOUm91dGluZ1NlcnZpY2UScwoKTGlzdFJvdXRlcxIlLm9yYml0YWwucm91dGluZy52MS5MaXN0Um91dGVzUmVxdWVzdBomLm9yYml0YWwucm91dGluZy52MS5MaXN0Um91dGVzUmVzcG9uc2UiFtDzGAeC0+STAgwSCi92MS9yb3V0ZXMSgwEKCEdldFJvdXRlEiMub3JiaXRhbC5yb3V0aW5nLnYxLkdldFJvdXRlUmVxdWVzdBokLm9yYml0YWwucm91dGluZy52MS5HZXRSb3V0ZVJlc3BvbnNlIizQ8xgHgtPkkwIiEiAvdjEvcm91dGVzL3tkZXN0aW5hdGlvbi5jaWRyPSoqfRJ9CgtDcmVhdGVSb3V0ZRImLm9yYml0YWwucm91dGluZy52MS5DcmVhdGVSb3V0ZVJlcXVlc3QaJy5vcmJpdGFsLnJvdXRpbmcudjEuQ3JlYXRlUm91dGVSZXNwb25zZSId0PMYCILT5JMCEzoFcm91dGUiCi92MS9yb3V0ZXMSmQEKC1VwZGF0ZVJvdXRlEiYub3JiaXRhbC5yb3V0aW5nLnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBonLm9yYml0YWwucm91dGluZy52MS5VcGRhdGVSb3V0ZVJlc3BvbnNlIjnQ8xgIgtPkkwIvOgVyb3V0ZTImL3YxL3JvdXRlcy97cm91dGUuZGVzdGluYXRpb24uY2lkcj0qKn0SjAEKC0RlbGV0ZVJvdXRlEiYub3JiaXRhbC5yb3V0aW5nLnYxLkRlbGV0ZVJvdXRlUmVxdWVzdBonLm9yYml0YWwucm91dGluZy52MS5EZWxldGVSb3V0ZVJlc3BvbnNlIizQ8xgIgtPkkwIiKiAvdjEvcm91dGVzL3tkZXN0aW5hdGlvbi5jaWRyPSoqfRJ1ChBCdWxrVXBkYXRlUm91dGVzEisub3JiaXRhbC5yb3V0aW5nLnYxLkJ1bGtVcGRhdGVSb3V0ZXNSZXF1ZXN0Giwub3JiaXRhbC5yb3V0aW5nLnYxLkJ1bGtVcGRhdGVSb3V0ZXNSZXNwb25zZSIE0PMYCCgBEn4KC1dhdGNoUm91dGVzEiYub3JiaXRhbC5yb3V0aW5nLnYxLldhdGNoUm91dGVzUmVxdWVzdBonLm9yYml0YWwucm91dGluZy52MS5XYXRjaFJvdXRlc1Jlc3BvbnNlIhzQ8xgHgtPkkwISEhAvdjEvcm91dGVzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_orbital_api_v1_capability, file_orbital_api_v1_ip, file_orbital_api_v1_pagination]);
+  fileDesc("CiBvcmJpdGFsL3JvdXRpbmcvdjEvcm91dGluZy5wcm90bxISb3JiaXRhbC5yb3V0aW5nLnYxIvwCCgVSb3V0ZRIyCgtkZXN0aW5hdGlvbhgBIAEoCzIYLm9yYml0YWwuYXBpLnYxLklwUHJlZml4QgPgQQUSEgoFdGFibGUYAiABKA1CA+BBBRIrCgR0eXBlGAMgASgOMh0ub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlVHlwZRIqCgdnYXRld2F5GAQgASgLMhkub3JiaXRhbC5hcGkudjEuSXBBZGRyZXNzEhEKCWludGVyZmFjZRgFIAEoCRIOCgZtZXRyaWMYBiABKA0SEwoLZGVzY3JpcHRpb24YByABKAkSFgoJaW5zdGFsbGVkGAggASgIQgPgQQMSNAoGb3JpZ2luGAkgASgOMh8ub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlT3JpZ2luQgPgQQMSIQoUbm90X2luc3RhbGxlZF9yZWFzb24YCiABKAlCA+BBAxISCgVvd25lchgLIAEoCUID4EEDEhUKCGRpc3RhbmNlGAwgASgNQgPgQQMiTQoIUm91dGVLZXkSMgoLZGVzdGluYXRpb24YASABKAsyGC5vcmJpdGFsLmFwaS52MS5JcFByZWZpeEID4EECEg0KBXRhYmxlGAIgASgNItkBChFMaXN0Um91dGVzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsub3JiaXRhbC5hcGkudjEuUGFnZVJlcXVlc3QSDQoFdGFibGUYAiABKA0SLQoGZmFtaWx5GAMgASgOMh0ub3JiaXRhbC5hcGkudjEuQWRkcmVzc0ZhbWlseRIXCg9pbmNsdWRlX3Vub3duZWQYBCABKAgSLwoGb3JpZ2luGAUgASgOMh8ub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlT3JpZ2luEhEKCXJvdXRlX3NldBgGIAEoCSJrChJMaXN0Um91dGVzUmVzcG9uc2USKQoGcm91dGVzGAEgAygLMhkub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlEioKBHBhZ2UYAiABKAsyHC5vcmJpdGFsLmFwaS52MS5QYWdlUmVzcG9uc2UiVAoPR2V0Um91dGVSZXF1ZXN0EjIKC2Rlc3RpbmF0aW9uGAEgASgLMhgub3JiaXRhbC5hcGkudjEuSXBQcmVmaXhCA+BBAhINCgV0YWJsZRgCIAEoDSI8ChBHZXRSb3V0ZVJlc3BvbnNlEigKBXJvdXRlGAEgASgLMhkub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlIlsKEkNyZWF0ZVJvdXRlUmVxdWVzdBItCgVyb3V0ZRgBIAEoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUID4EECEhYKDnRyYW5zYWN0aW9uX2lkGAIgASgJIlEKE0NyZWF0ZVJvdXRlUmVzcG9uc2USKAoFcm91dGUYASABKAsyGS5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGUSEAoIcmV2aXNpb24YAiABKAQijAEKElVwZGF0ZVJvdXRlUmVxdWVzdBItCgVyb3V0ZRgBIAEoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUID4EECEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIWCg50cmFuc2FjdGlvbl9pZBgDIAEoCSJRChNVcGRhdGVSb3V0ZVJlc3BvbnNlEigKBXJvdXRlGAEgASgLMhkub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlEhAKCHJldmlzaW9uGAIgASgEIm8KEkRlbGV0ZVJvdXRlUmVxdWVzdBIyCgtkZXN0aW5hdGlvbhgBIAEoCzIYLm9yYml0YWwuYXBpLnYxLklwUHJlZml4QgPgQQISDQoFdGFibGUYAiABKA0SFgoOdHJhbnNhY3Rpb25faWQYAyABKAkiJwoTRGVsZXRlUm91dGVSZXNwb25zZRIQCghyZXZpc2lvbhgBIAEoBCKJAQoXQnVsa1VwZGF0ZVJvdXRlc1JlcXVlc3QSJwoEYWRkcxgBIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZRItCgdkZWxldGVzGAIgAygLMhwub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlS2V5EhYKDnRyYW5zYWN0aW9uX2lkGAMgASgJInAKD0J1bGtJdGVtRmFpbHVyZRINCgVpbmRleBgBIAEoBBIpCgNrZXkYAiABKAsyHC5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGVLZXkSDgoGcmVhc29uGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIoMBChhCdWxrVXBkYXRlUm91dGVzUmVzcG9uc2USDQoFYWRkZWQYASABKAQSDwoHZGVsZXRlZBgCIAEoBBI1CghmYWlsdXJlcxgDIAMoCzIjLm9yYml0YWwucm91dGluZy52MS5CdWxrSXRlbUZhaWx1cmUSEAoIcmV2aXNpb24YBCABKAQiPAoSV2F0Y2hSb3V0ZXNSZXF1ZXN0Eg0KBXRhYmxlGAEgASgNEhcKD2luY2x1ZGVfdW5vd25lZBgCIAEoCCJxChNXYXRjaFJvdXRlc1Jlc3BvbnNlEjAKBHR5cGUYASABKA4yIi5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGVFdmVudFR5cGUSKAoFcm91dGUYAiABKAsyGS5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGUi0QIKCFJvdXRlU2V0EhEKBG5hbWUYASABKAlCA+BBAhIVCghwcm90b2NvbBgCIAEoDUID4EECEhUKCGRpc3RhbmNlGAMgASgNQgPgQQISLwoMZ3JhY2VfcGVyaW9kGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKBW93bmVyGAUgASgJQgPgQQMSGAoLcm91dGVfY291bnQYBiABKARCA+BBAxIcCg9pbnN0YWxsZWRfY291bnQYByABKARCA+BBAxI1CgVzdGF0ZRgIIAEoDjIhLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZVNldFN0YXRlQgPgQQMSNgoNd2l0aGRyYXdfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIYCgtzdGFsZV9jb3VudBgKIAEoBEID4EEDIrABChNTeW5jUm91dGVTZXRSZXF1ZXN0EioKBG9wZW4YASABKAsyHC5vcmJpdGFsLnJvdXRpbmcudjEuUm91dGVTZXQSJwoEYWRkcxgCIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZRItCgdkZWxldGVzGAMgAygLMhwub3JiaXRhbC5yb3V0aW5nLnYxLlJvdXRlS2V5EhUKDWVuZF9vZl9yZXN5bmMYBCABKAgisAEKFFN5bmNSb3V0ZVNldFJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEi8KCXJvdXRlX3NldBgCIAEoCzIcLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZVNldBINCgVhZGRlZBgDIAEoBBIPCgdkZWxldGVkGAQgASgEEjUKCGZhaWx1cmVzGAUgAygLMiMub3JiaXRhbC5yb3V0aW5nLnYxLkJ1bGtJdGVtRmFpbHVyZSIqChVEZWxldGVSb3V0ZVNldFJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECIisKFkRlbGV0ZVJvdXRlU2V0UmVzcG9uc2USEQoJd2l0aGRyYXduGAEgASgEIkEKFExpc3RSb3V0ZVNldHNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5vcmJpdGFsLmFwaS52MS5QYWdlUmVxdWVzdCJ1ChVMaXN0Um91dGVTZXRzUmVzcG9uc2USMAoKcm91dGVfc2V0cxgBIAMoCzIcLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZVNldBIqCgRwYWdlGAIgASgLMhwub3JiaXRhbC5hcGkudjEuUGFnZVJlc3BvbnNlKo4BCglSb3V0ZVR5cGUSGgoWUk9VVEVfVFlQRV9VTlNQRUNJRklFRBAAEhYKElJPVVRFX1RZUEVfVU5JQ0FTVBABEhgKFFJPVVRFX1RZUEVfQkxBQ0tIT0xFEAISGgoWUk9VVEVfVFlQRV9VTlJFQUNIQUJMRRADEhcKE1JPVVRFX1RZUEVfUFJPSElCSVQQBCqRAQoLUm91dGVPcmlnaW4SHAoYUk9VVEVfT1JJR0lOX1VOU1BFQ0lGSUVEEAASFwoTUk9VVEVfT1JJR0lOX1NUQVRJQxABEhcKE1JPVVRFX09SSUdJTl9LRVJORUwQAhIYChRST1VURV9PUklHSU5fRk9SRUlHThADEhgKFFJPVVRFX09SSUdJTl9EWU5BTUlDEAQqxgEKDlJvdXRlRXZlbnRUeXBlEiAKHFJPVVRFX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIdChlST1VURV9FVkVOVF9UWVBFX0VYSVNUSU5HEAESGwoXUk9VVEVfRVZFTlRfVFlQRV9TWU5DRUQQAhIaChZST1VURV9FVkVOVF9UWVBFX0FEREVEEAMSHAoYUk9VVEVfRVZFTlRfVFlQRV9DSEFOR0VEEAQSHAoYUk9VVEVfRVZFTlRfVFlQRV9SRU1PVkVEEAUqiQEKDVJvdXRlU2V0U3RhdGUSHwobUk9VVEVfU0VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWUk9VVEVfU0VUX1NUQVRFX0FDVElWRRABEh0KGVJPVVRFX1NFVF9TVEFURV9SRVNZTkNJTkcQAhIcChhST1VURV9TRVRfU1RBVEVfT1JQSEFORUQQAzKmCgoOUm91dGluZ1NlcnZpY2UScwoKTGlzdFJvdXRlcxIlLm9yYml0YWwucm91dGluZy52MS5MaXN0Um91dGVzUmVxdWVzdBomLm9yYml0YWwucm91dGluZy52MS5MaXN0Um91dGVzUmVzcG9uc2UiFtDzGAeC0+STAgwSCi92MS9yb3V0ZXMSgwEKCEdldFJvdXRlEiMub3JiaXRhbC5yb3V0aW5nLnYxLkdldFJvdXRlUmVxdWVzdBokLm9yYml0YWwucm91dGluZy52MS5HZXRSb3V0ZVJlc3BvbnNlIizQ8xgHgtPkkwIiEiAvdjEvcm91dGVzL3tkZXN0aW5hdGlvbi5jaWRyPSoqfRJ9CgtDcmVhdGVSb3V0ZRImLm9yYml0YWwucm91dGluZy52MS5DcmVhdGVSb3V0ZVJlcXVlc3QaJy5vcmJpdGFsLnJvdXRpbmcudjEuQ3JlYXRlUm91dGVSZXNwb25zZSId0PMYCILT5JMCEzoFcm91dGUiCi92MS9yb3V0ZXMSmQEKC1VwZGF0ZVJvdXRlEiYub3JiaXRhbC5yb3V0aW5nLnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBonLm9yYml0YWwucm91dGluZy52MS5VcGRhdGVSb3V0ZVJlc3BvbnNlIjnQ8xgIgtPkkwIvOgVyb3V0ZTImL3YxL3JvdXRlcy97cm91dGUuZGVzdGluYXRpb24uY2lkcj0qKn0SjAEKC0RlbGV0ZVJvdXRlEiYub3JiaXRhbC5yb3V0aW5nLnYxLkRlbGV0ZVJvdXRlUmVxdWVzdBonLm9yYml0YWwucm91dGluZy52MS5EZWxldGVSb3V0ZVJlc3BvbnNlIizQ8xgIgtPkkwIiKiAvdjEvcm91dGVzL3tkZXN0aW5hdGlvbi5jaWRyPSoqfRJ1ChBCdWxrVXBkYXRlUm91dGVzEisub3JiaXRhbC5yb3V0aW5nLnYxLkJ1bGtVcGRhdGVSb3V0ZXNSZXF1ZXN0Giwub3JiaXRhbC5yb3V0aW5nLnYxLkJ1bGtVcGRhdGVSb3V0ZXNSZXNwb25zZSIE0PMYCCgBEn4KC1dhdGNoUm91dGVzEiYub3JiaXRhbC5yb3V0aW5nLnYxLldhdGNoUm91dGVzUmVxdWVzdBonLm9yYml0YWwucm91dGluZy52MS5XYXRjaFJvdXRlc1Jlc3BvbnNlIhzQ8xgHgtPkkwISEhAvdjEvcm91dGVzOndhdGNoMAESawoMU3luY1JvdXRlU2V0Eicub3JiaXRhbC5yb3V0aW5nLnYxLlN5bmNSb3V0ZVNldFJlcXVlc3QaKC5vcmJpdGFsLnJvdXRpbmcudjEuU3luY1JvdXRlU2V0UmVzcG9uc2UiBNDzGAgoATABEokBCg5EZWxldGVSb3V0ZVNldBIpLm9yYml0YWwucm91dGluZy52MS5EZWxldGVSb3V0ZVNldFJlcXVlc3QaKi5vcmJpdGFsLnJvdXRpbmcudjEuRGVsZXRlUm91dGVTZXRSZXNwb25zZSIg0PMYCILT5JMCFioUL3YxL3JvdXRlU2V0cy97bmFtZX0SfwoNTGlzdFJvdXRlU2V0cxIoLm9yYml0YWwucm91dGluZy52MS5MaXN0Um91dGVTZXRzUmVxdWVzdBopLm9yYml0YWwucm91dGluZy52MS5MaXN0Um91dGVTZXRzUmVzcG9uc2UiGdDzGAeC0+STAg8SDS92MS9yb3V0ZVNldHNiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_orbital_api_v1_capability, file_orbital_api_v1_ip, file_orbital_api_v1_pagination]);
 
 /**
  * A route.
@@ -102,6 +102,22 @@ export type Route = Message<"orbital.routing.v1.Route"> & {
    * @generated from field: string not_installed_reason = 10;
    */
   notInstalledReason: string;
+
+  /**
+   * For a dynamic route (origin DYNAMIC): the name of its route set; empty otherwise.
+   *
+   * @generated from field: string owner = 11;
+   */
+  owner: string;
+
+  /**
+   * Administrative distance: a dynamic route's is its set's; a configured route's is its metric (see
+   * docs/api.md: both are installed, the kernel metric of a dynamic route is its set's distance, so the
+   * lower of the two wins).
+   *
+   * @generated from field: uint32 distance = 12;
+   */
+  distance: number;
 };
 
 /**
@@ -172,6 +188,21 @@ export type ListRoutesRequest = Message<"orbital.routing.v1.ListRoutesRequest"> 
    * @generated from field: bool include_unowned = 4;
    */
   includeUnowned: boolean;
+
+  /**
+   * Only the routes of this origin: STATIC (configured), DYNAMIC (route sets); UNSPECIFIED for both (and the
+   * unowned ones with include_unowned).
+   *
+   * @generated from field: orbital.routing.v1.RouteOrigin origin = 5;
+   */
+  origin: RouteOrigin;
+
+  /**
+   * Only the dynamic routes of this route set (implies origin DYNAMIC); empty for every set.
+   *
+   * @generated from field: string route_set = 6;
+   */
+  routeSet: string;
 };
 
 /**
@@ -612,6 +643,278 @@ export const WatchRoutesResponseSchema: GenMessage<WatchRoutesResponse> = /*@__P
   messageDesc(file_orbital_routing_v1_routing, 16);
 
 /**
+ * A dynamic route set: routes one client (typically a routing package) computes and owns.
+ *
+ * @generated from message orbital.routing.v1.RouteSet
+ */
+export type RouteSet = Message<"orbital.routing.v1.RouteSet"> & {
+  /**
+   * 1..63 characters of a-z, 0-9, '-', '_', '.'; starts with a letter or digit. The set's key.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Kernel route protocol number (rtm_protocol) its routes are installed with, 5..255 except 77 (orbitald's
+   * configured routes), e.g. 186 for BGP, 188 for OSPF; unique among sets.
+   *
+   * @generated from field: uint32 protocol = 2;
+   */
+  protocol: number;
+
+  /**
+   * Administrative distance, 1..255, unique among sets: the kernel metric of its routes. Lower wins, also
+   * against a configured route of the same prefix, whose metric is its distance.
+   *
+   * @generated from field: uint32 distance = 3;
+   */
+  distance: number;
+
+  /**
+   * How long its routes outlive the owner's session, 0..3600 s (whole milliseconds); 0 withdraws them as soon
+   * as the session ends. Also how long a resumed set waits for the owner's resync.
+   *
+   * @generated from field: google.protobuf.Duration grace_period = 4;
+   */
+  gracePeriod?: Duration | undefined;
+
+  /**
+   * The principal that owns it (the one that first opened it).
+   *
+   * @generated from field: string owner = 5;
+   */
+  owner: string;
+
+  /**
+   * Routes it holds.
+   *
+   * @generated from field: uint64 route_count = 6;
+   */
+  routeCount: bigint;
+
+  /**
+   * Of those, routes the kernel holds.
+   *
+   * @generated from field: uint64 installed_count = 7;
+   */
+  installedCount: bigint;
+
+  /**
+   * Its state.
+   *
+   * @generated from field: orbital.routing.v1.RouteSetState state = 8;
+   */
+  state: RouteSetState;
+
+  /**
+   * When its routes (ORPHANED) or its stale routes (RESYNCING) are withdrawn; absent while ACTIVE.
+   *
+   * @generated from field: google.protobuf.Timestamp withdraw_time = 9;
+   */
+  withdrawTime?: Timestamp | undefined;
+
+  /**
+   * Stale routes (RESYNCING): held from before the owner came back, not resent yet.
+   *
+   * @generated from field: uint64 stale_count = 10;
+   */
+  staleCount: bigint;
+};
+
+/**
+ * Describes the message orbital.routing.v1.RouteSet.
+ * Use `create(RouteSetSchema)` to create a new message.
+ */
+export const RouteSetSchema: GenMessage<RouteSet> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 17);
+
+/**
+ * One request of a SyncRouteSet stream.
+ *
+ * @generated from message orbital.routing.v1.SyncRouteSetRequest
+ */
+export type SyncRouteSetRequest = Message<"orbital.routing.v1.SyncRouteSetRequest"> & {
+  /**
+   * First request only (and required there): the set to open, or to resume when it exists (same owner,
+   * protocol and distance; the grace period may change).
+   *
+   * @generated from field: orbital.routing.v1.RouteSet open = 1;
+   */
+  open?: RouteSet | undefined;
+
+  /**
+   * Routes to add or replace in the set. Of each route only destination, table, type, gateway and interface
+   * count; its kernel metric is the set's distance. At most 10,000 items (adds plus deletes) per request.
+   *
+   * @generated from field: repeated orbital.routing.v1.Route adds = 2;
+   */
+  adds: Route[];
+
+  /**
+   * Routes to withdraw from the set; a key the set does not hold is reported as NOT_FOUND for that item.
+   *
+   * @generated from field: repeated orbital.routing.v1.RouteKey deletes = 3;
+   */
+  deletes: RouteKey[];
+
+  /**
+   * The owner has resent everything after resuming the set: its stale routes are withdrawn now.
+   *
+   * @generated from field: bool end_of_resync = 4;
+   */
+  endOfResync: boolean;
+};
+
+/**
+ * Describes the message orbital.routing.v1.SyncRouteSetRequest.
+ * Use `create(SyncRouteSetRequestSchema)` to create a new message.
+ */
+export const SyncRouteSetRequestSchema: GenMessage<SyncRouteSetRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 18);
+
+/**
+ * The acknowledgement of one SyncRouteSetRequest, sent once its routes are in the kernel (or refused).
+ *
+ * @generated from message orbital.routing.v1.SyncRouteSetResponse
+ */
+export type SyncRouteSetResponse = Message<"orbital.routing.v1.SyncRouteSetResponse"> & {
+  /**
+   * Which request of the stream this answers, from 0.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * The set as it is now (first response only).
+   *
+   * @generated from field: orbital.routing.v1.RouteSet route_set = 2;
+   */
+  routeSet?: RouteSet | undefined;
+
+  /**
+   * Routes added or changed by this request.
+   *
+   * @generated from field: uint64 added = 3;
+   */
+  added: bigint;
+
+  /**
+   * Routes withdrawn by this request (deletes, and stale routes at end_of_resync).
+   *
+   * @generated from field: uint64 deleted = 4;
+   */
+  deleted: bigint;
+
+  /**
+   * Every refused item of this request; index counts items across the stream as in BulkUpdateRoutes. They did
+   * not stop the others.
+   *
+   * @generated from field: repeated orbital.routing.v1.BulkItemFailure failures = 5;
+   */
+  failures: BulkItemFailure[];
+};
+
+/**
+ * Describes the message orbital.routing.v1.SyncRouteSetResponse.
+ * Use `create(SyncRouteSetResponseSchema)` to create a new message.
+ */
+export const SyncRouteSetResponseSchema: GenMessage<SyncRouteSetResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 19);
+
+/**
+ * Request of DeleteRouteSet.
+ *
+ * @generated from message orbital.routing.v1.DeleteRouteSetRequest
+ */
+export type DeleteRouteSetRequest = Message<"orbital.routing.v1.DeleteRouteSetRequest"> & {
+  /**
+   * The set's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message orbital.routing.v1.DeleteRouteSetRequest.
+ * Use `create(DeleteRouteSetRequestSchema)` to create a new message.
+ */
+export const DeleteRouteSetRequestSchema: GenMessage<DeleteRouteSetRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 20);
+
+/**
+ * Response of DeleteRouteSet.
+ *
+ * @generated from message orbital.routing.v1.DeleteRouteSetResponse
+ */
+export type DeleteRouteSetResponse = Message<"orbital.routing.v1.DeleteRouteSetResponse"> & {
+  /**
+   * Routes withdrawn.
+   *
+   * @generated from field: uint64 withdrawn = 1;
+   */
+  withdrawn: bigint;
+};
+
+/**
+ * Describes the message orbital.routing.v1.DeleteRouteSetResponse.
+ * Use `create(DeleteRouteSetResponseSchema)` to create a new message.
+ */
+export const DeleteRouteSetResponseSchema: GenMessage<DeleteRouteSetResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 21);
+
+/**
+ * Request of ListRouteSets.
+ *
+ * @generated from message orbital.routing.v1.ListRouteSetsRequest
+ */
+export type ListRouteSetsRequest = Message<"orbital.routing.v1.ListRouteSetsRequest"> & {
+  /**
+   * Paging.
+   *
+   * @generated from field: orbital.api.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message orbital.routing.v1.ListRouteSetsRequest.
+ * Use `create(ListRouteSetsRequestSchema)` to create a new message.
+ */
+export const ListRouteSetsRequestSchema: GenMessage<ListRouteSetsRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 22);
+
+/**
+ * Response of ListRouteSets.
+ *
+ * @generated from message orbital.routing.v1.ListRouteSetsResponse
+ */
+export type ListRouteSetsResponse = Message<"orbital.routing.v1.ListRouteSetsResponse"> & {
+  /**
+   * The sets of this page.
+   *
+   * @generated from field: repeated orbital.routing.v1.RouteSet route_sets = 1;
+   */
+  routeSets: RouteSet[];
+
+  /**
+   * Where the next page starts.
+   *
+   * @generated from field: orbital.api.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message orbital.routing.v1.ListRouteSetsResponse.
+ * Use `create(ListRouteSetsResponseSchema)` to create a new message.
+ */
+export const ListRouteSetsResponseSchema: GenMessage<ListRouteSetsResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_routing_v1_routing, 23);
+
+/**
  * What a route does with matching packets.
  *
  * @generated from enum orbital.routing.v1.RouteType
@@ -692,6 +995,13 @@ export enum RouteOrigin {
    * @generated from enum value: ROUTE_ORIGIN_FOREIGN = 3;
    */
   FOREIGN = 3,
+
+  /**
+   * A route of a dynamic route set (SyncRouteSet); Route.owner names the set.
+   *
+   * @generated from enum value: ROUTE_ORIGIN_DYNAMIC = 4;
+   */
+  DYNAMIC = 4,
 }
 
 /**
@@ -756,14 +1066,58 @@ export const RouteEventTypeSchema: GenEnum<RouteEventType> = /*@__PURE__*/
   enumDesc(file_orbital_routing_v1_routing, 2);
 
 /**
- * Static routes.
+ * What state a dynamic route set is in.
+ *
+ * @generated from enum orbital.routing.v1.RouteSetState
+ */
+export enum RouteSetState {
+  /**
+   * Unknown.
+   *
+   * @generated from enum value: ROUTE_SET_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Its owner's session holds it open.
+   *
+   * @generated from enum value: ROUTE_SET_STATE_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Its owner resumed it after an absence and is resending its routes; those not resent are stale and are
+   * withdrawn at end_of_resync or at withdraw_time.
+   *
+   * @generated from enum value: ROUTE_SET_STATE_RESYNCING = 2;
+   */
+  RESYNCING = 2,
+
+  /**
+   * No session holds it (the owner went away, or orbitald restarted); its routes stay in the kernel until
+   * withdraw_time unless the owner resumes it.
+   *
+   * @generated from enum value: ROUTE_SET_STATE_ORPHANED = 3;
+   */
+  ORPHANED = 3,
+}
+
+/**
+ * Describes the enum orbital.routing.v1.RouteSetState.
+ */
+export const RouteSetStateSchema: GenEnum<RouteSetState> = /*@__PURE__*/
+  enumDesc(file_orbital_routing_v1_routing, 3);
+
+/**
+ * Static routes (configuration: transactional, revisioned) and dynamic routes (route sets that a routing
+ * protocol fills: installed at once, never revisioned). docs/api.md explains the two kinds.
  *
  * @generated from service orbital.routing.v1.RoutingService
  */
 export const RoutingService: GenService<{
   /**
-   * Lists configured routes (and, on request, routes the daemon does not own) ordered by table, family and
-   * destination.
+   * Lists configured routes, ordered by table, family and destination, then the dynamic routes of every route
+   * set (by set name, then table, family and destination), and, on request, routes the daemon does not own.
    *
    * @generated from rpc orbital.routing.v1.RoutingService.ListRoutes
    */
@@ -833,6 +1187,43 @@ export const RoutingService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRoutesRequestSchema;
     output: typeof WatchRoutesResponseSchema;
+  },
+  /**
+   * Opens (or resumes) a dynamic route set owned by the caller, then changes its routes in batches. The first
+   * request must carry `open`; every request is answered by one response (its acknowledgement, with a failure
+   * per refused item) once its routes are in the kernel. Ending the stream (or losing the connection) keeps the
+   * routes for the set's grace period: the owner may come back, resume the set and resend them (graceful
+   * restart); routes it does not resend before `end_of_resync` or the end of that grace period are withdrawn,
+   * and so is the whole set when nobody resumes it in time. Dynamic routes are never written into configuration
+   * revisions. No HTTP binding: a bidirectional stream cannot be transcoded from one HTTP request.
+   *
+   * @generated from rpc orbital.routing.v1.RoutingService.SyncRouteSet
+   */
+  syncRouteSet: {
+    methodKind: "bidi_streaming";
+    input: typeof SyncRouteSetRequestSchema;
+    output: typeof SyncRouteSetResponseSchema;
+  },
+  /**
+   * Withdraws a dynamic route set and all its routes at once. Its owner may always; another holder of
+   * routing.write only while no session holds the set open (ROUTE_SET_NOT_OWNER otherwise).
+   *
+   * @generated from rpc orbital.routing.v1.RoutingService.DeleteRouteSet
+   */
+  deleteRouteSet: {
+    methodKind: "unary";
+    input: typeof DeleteRouteSetRequestSchema;
+    output: typeof DeleteRouteSetResponseSchema;
+  },
+  /**
+   * Lists the dynamic route sets, by name.
+   *
+   * @generated from rpc orbital.routing.v1.RoutingService.ListRouteSets
+   */
+  listRouteSets: {
+    methodKind: "unary";
+    input: typeof ListRouteSetsRequestSchema;
+    output: typeof ListRouteSetsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_orbital_routing_v1_routing, 0);
