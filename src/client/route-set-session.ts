@@ -26,6 +26,8 @@ export interface RouteSetOptions {
   distance: number;
   /** How long the routes outlive this session, ms (0..3,600,000). */
   gracePeriodMs: number;
+  /** How long a resumed set waits for end_of_resync, ms; default (0): the grace period. */
+  resyncTimeoutMs?: number;
   /** Deadline of the whole stream, ms; default one year (a session lasts as long as the package runs). */
   deadlineMs?: number;
   signal?: AbortSignal;
@@ -67,8 +69,9 @@ export class RouteSetSession {
   /** Opens (or resumes) the set; rejects with the daemon's OrbitalError (ROUTE_SET_BUSY, ...). */
   static async open(client: Client<typeof RoutingService>, opts: RouteSetOptions): Promise<RouteSetSession> {
     const s = new RouteSetSession(client, opts);
+    const duration = (ms: number) => ({ seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
     const first = await s.send({
-      open: { name: opts.name, protocol: opts.protocol, distance: opts.distance, gracePeriod: { seconds: BigInt(Math.floor(opts.gracePeriodMs / 1000)), nanos: (opts.gracePeriodMs % 1000) * 1e6 } },
+      open: { name: opts.name, protocol: opts.protocol, distance: opts.distance, gracePeriod: duration(opts.gracePeriodMs), resyncTimeout: duration(opts.resyncTimeoutMs ?? 0) },
     });
     s.routeSet = first.routeSet!;
     return s;

@@ -89,6 +89,7 @@ export interface OpenRequest {
   protocol: number;
   distance: number;
   graceMs: number;
+  resyncMs: number;
 }
 
 export class RouteSetRegistry {
@@ -168,7 +169,7 @@ export class RouteSetRegistry {
       if (set.protocol !== req.protocol) throw conflict("protocol", `route set "${req.name}" has protocol ${set.protocol}; withdraw it to change that`);
       if (set.distance !== req.distance) throw conflict("distance", `route set "${req.name}" has distance ${set.distance}; withdraw it to change that`);
     } else {
-      set = new RouteSet({ name: req.name, owner, protocol: req.protocol, distance: req.distance, graceMs: req.graceMs });
+      set = new RouteSet({ name: req.name, owner, protocol: req.protocol, distance: req.distance, graceMs: req.graceMs, resyncMs: req.resyncMs });
       this.sets.set(req.name, set);
       set.state = "active";
     }
@@ -176,8 +177,8 @@ export class RouteSetRegistry {
     set.session = session;
     const resumed = set;
     await set.serialize(async () => {
-      if (resumed.decl.graceMs !== req.graceMs || resumed.state === "active") {
-        resumed.decl = { ...resumed.decl, graceMs: req.graceMs };
+      if (resumed.decl.graceMs !== req.graceMs || resumed.decl.resyncMs !== req.resyncMs || resumed.state === "active") {
+        resumed.decl = { ...resumed.decl, graceMs: req.graceMs, resyncMs: req.resyncMs };
         this.persist();
       }
       if (resumed.state === "orphaned") this.resume(resumed);
@@ -221,7 +222,7 @@ export class RouteSetRegistry {
     clearTimeout(set.timer);
     for (let s = 0; s < set.routes.size; s++) set.routes.setFlags(s, set.routes.flags(s) | STALE);
     set.state = "resyncing";
-    this.arm(set, () => set.serialize(() => this.endResync(set)));
+    this.arm(set, set.decl.resyncMs || set.decl.graceMs, () => set.serialize(() => this.endResync(set)));
   }
 
   /** Withdraws the routes not resent since the owner resumed; the set is active again. */
@@ -244,14 +245,14 @@ export class RouteSetRegistry {
       void set.serialize(() => this.drop(set, "its owner's session ended (no grace period)"));
       return;
     }
-    this.arm(set, () => set.serialize(() => this.drop(set, "its owner did not come back within the grace period")));
+    this.arm(set, set.decl.graceMs, () => set.serialize(() => this.drop(set, "its owner did not come back within the grace period")));
   }
 
-  private arm(set: RouteSet, due: () => Promise<unknown>): void {
-    set.withdrawAt = Date.now() + set.decl.graceMs;
+  private arm(set: RouteSet, ms: number, due: () => Promise<unknown>): void {
+    set.withdrawAt = Date.now() + ms;
     set.timer = setTimeout(() => {
       due().catch((err: unknown) => this.log.error({ err, routeSet: set.name }, "withdrawing dynamic routes failed; retried when the grace period ends again"));
-    }, set.decl.graceMs);
+    }, ms);
     set.timer.unref();
   }
 
@@ -262,7 +263,7 @@ export class RouteSetRegistry {
     clearTimeout(set.timer);
     const withdrawn = await this.withdrawSlots(set, 0);
     if (set.routes.size > 0) {
-      this.arm(set, () => set.serialize(() => this.drop(set, why)));
+      this.arm(set, set.decl.graceMs, () => set.serialize(() => this.drop(set, why)));
       throw new Error(`${set.routes.size} routes of route set "${set.name}" could not be withdrawn`);
     }
     this.sets.delete(set.name);

@@ -12,6 +12,8 @@ export interface RouteSetDeclaration {
   protocol: number;
   distance: number;
   graceMs: number;
+  /** How long a resumed set waits for end_of_resync; 0: graceMs. */
+  resyncMs: number;
 }
 
 export class RouteSetStore {
@@ -30,7 +32,7 @@ export class RouteSetStore {
   load(): RouteSetDeclaration[] {
     if (!this.file || !existsSync(this.file)) return [];
     const parsed = JSON.parse(readFileSync(this.file, "utf8")) as { sets?: RouteSetDeclaration[] };
-    return (parsed.sets ?? []).map((s) => ({ name: String(s.name), owner: String(s.owner), protocol: Number(s.protocol), distance: Number(s.distance), graceMs: Number(s.graceMs) }));
+    return (parsed.sets ?? []).map((s) => ({ name: String(s.name), owner: String(s.owner), protocol: Number(s.protocol), distance: Number(s.distance), graceMs: Number(s.graceMs), resyncMs: Number(s.resyncMs ?? 0) }));
   }
 
   save(sets: readonly RouteSetDeclaration[]): void {

@@ -17,7 +17,7 @@ import type { LinkInfo } from "../dataplane/netlink/rtnetlink-types.js";
 import { apiRouteType } from "../dataplane/kernel-routes.js";
 import { INSTALLED, RouteRecord, STALE } from "../dynamic-routes/route-columns.js";
 import { formatDestination, formatGateway } from "../dynamic-routes/route-record-text.js";
-import type { RouteSet, RouteSetRegistry, RouteSetSession } from "../dynamic-routes/route-set-registry.js";
+import type { OpenRequest, RouteSet, RouteSetRegistry, RouteSetSession } from "../dynamic-routes/route-set-registry.js";
 import { MAX_BATCH_ITEMS } from "../validation/bulk-batch.js";
 import { paginate } from "../validation/pagination.js";
 import { Violations } from "../validation/violations.js";
@@ -35,7 +35,8 @@ export function routeSetView(set: RouteSet): ApiRouteSet {
     name: set.name,
     protocol: set.protocol,
     distance: set.distance,
-    gracePeriod: { seconds: BigInt(Math.floor(set.decl.graceMs / 1000)), nanos: (set.decl.graceMs % 1000) * 1e6 },
+    gracePeriod: duration(set.decl.graceMs),
+    resyncTimeout: duration(set.decl.resyncMs),
     owner: set.decl.owner,
     routeCount: BigInt(set.routes.size),
     installedCount: BigInt(set.count(INSTALLED)),
@@ -45,14 +46,16 @@ export function routeSetView(set: RouteSet): ApiRouteSet {
   });
 }
 
-function graceMs(d: Duration | undefined, v: Violations): number {
+function periodMs(d: Duration | undefined, field: string, v: Violations): number {
   if (!d) return 0;
   const ms = Number(d.seconds) * 1000 + d.nanos / 1e6;
-  v.check(Number.isInteger(ms) && ms >= 0 && ms <= MAX_GRACE_MS, "open.grace_period", "must be 0..3600s in whole milliseconds");
+  v.check(Number.isInteger(ms) && ms >= 0 && ms <= MAX_GRACE_MS, field, "must be 0..3600s in whole milliseconds");
   return ms;
 }
 
-function checkOpen(req: SyncRouteSetRequest, first: boolean): { name: string; protocol: number; distance: number; graceMs: number } | undefined {
+const duration = (ms: number) => ({ seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
+
+function checkOpen(req: SyncRouteSetRequest, first: boolean): OpenRequest | undefined {
   const v = new Violations();
   if (!first) {
     v.check(req.open === undefined, "open", "only the first request of the stream opens the set");
@@ -66,10 +69,11 @@ function checkOpen(req: SyncRouteSetRequest, first: boolean): { name: string; pr
   v.check(SET_NAME.test(o!.name), "open.name", "1..63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit");
   v.check(o!.protocol >= 5 && o!.protocol <= 255, "open.protocol", "must be 5..255 (and not 77)");
   v.check(o!.distance >= 1 && o!.distance <= 255, "open.distance", "must be 1..255");
-  const grace = graceMs(o!.gracePeriod, v);
+  const grace = periodMs(o!.gracePeriod, "open.grace_period", v);
+  const resync = periodMs(o!.resyncTimeout, "open.resync_timeout", v);
   v.check(req.adds.length + req.deletes.length <= MAX_BATCH_ITEMS, "adds", `at most ${MAX_BATCH_ITEMS} items per request`);
   v.throwIfAny();
-  return { name: o!.name, protocol: o!.protocol, distance: o!.distance, graceMs: grace };
+  return { name: o!.name, protocol: o!.protocol, distance: o!.distance, graceMs: grace, resyncMs: resync };
 }
 
 /** A set's slots to list, in listing order. */
