@@ -147,15 +147,17 @@ const route: CommandSpec = {
   children: [
     {
       name: "list",
-      summary: "list configured routes",
-      description: PAGE_NOTE,
+      summary: "list configured and dynamic routes (owner: the route set of a dynamic one)",
+      description: `${PAGE_NOTE} A full table from a routing package is a million lines: narrow it with --origin or --set.`,
       handler: "route.list",
       flags: [
         { name: "table", value: "N", type: "int", help: "only this table (default all tables)" },
         { name: "family", value: "FAMILY", choices: ["ipv4", "ipv6"], help: "only this address family" },
+        { name: "origin", value: "ORIGIN", choices: ["static", "dynamic"], help: "only configured (static) or only dynamic routes" },
+        { name: "set", value: "NAME", help: "only the dynamic routes of this route set" },
         { name: "all", help: "also list kernel and foreign routes the daemon does not own" },
       ],
-      examples: ["orbctl route list", "orbctl route list --table 100 --family ipv6", "orbctl route list --all"],
+      examples: ["orbctl route list", "orbctl route list --table 100 --family ipv6", "orbctl route list --origin static", "orbctl route list --set bgp", "orbctl route list --all"],
     },
     {
       name: "show",

@@ -114,7 +114,7 @@ export class RouteSetSession {
     return { added, failures };
   }
 
-  /** Ends the stream: the routes stay for the grace period (DeleteRouteSet withdraws them at once). */
+  /** Ends the stream: the routes stay for the grace period (WithdrawRouteSet withdraws them at once). */
   async close(): Promise<void> {
     this.ended = true;
     this.wakeSender?.();

@@ -111,6 +111,7 @@ const samples: Record<string, Sample> = {
   },
   "RoutingService.ListRoutes": { request: () => ({ page: { size: 10 }, includeUnowned: true }) },
   "RoutingService.GetRoute": { request: () => ({ destination: { cidr: "10.200.0.0/16" } }) },
+  "RoutingService.WithdrawRouteSet": { request: () => ({ name: "no-such-set" }), fails: true },
   "RoutingService.CreateRoute": {
     request: (t) => ({ route: { destination: { cidr: `10.${n(t, 201)}.0.0/24` }, interface: "eth0", metric: 5, description: "parity" } }),
     vary: (t) => [`10.${n(t, 201)}.`],

@@ -43,8 +43,8 @@ const methods: DescMethod[] = apiServices.flatMap((s) => s.methods);
 const sample: DescMethod[] = apiServices.flatMap((s) => s.methods.filter((m, i, all) => all.findIndex((x) => x.methodKind === m.methodKind) === i));
 const pathOf = (m: DescMethod) => `${m.parent.typeName}/${m.name}`;
 const shortName = (m: DescMethod) => `${m.parent.name}/${m.name}`;
-/** The empty request: `{}`, or the empty stream for client-streaming RPCs (see test/support/call-json.mjs). */
-const emptyRequest = (m: DescMethod) => (m.methodKind === "client_streaming" ? [] : {});
+/** The empty request: `{}`, or the empty stream for client- and bidi-streaming RPCs (see test/support/call-outcome.mjs). */
+const emptyRequest = (m: DescMethod) => (m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming" ? [] : {});
 
 let d: RunningDaemon;
 let revisionBefore: bigint;

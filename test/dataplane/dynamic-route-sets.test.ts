@@ -15,6 +15,7 @@ import { RouteOrigin, RouteSetState, RoutingService } from "../../src/gen/orbita
 import { RouteSetSession } from "../../src/client/route-set-session.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { orbctl, orbctlHome } from "../support/orbctl.js";
 import { canUseNetns, Netns, vethPair } from "../support/netns.js";
 
 /** Routes of the full-table test; ORBITAL_TEST_DYNAMIC_ROUTES shrinks it while developing. */
@@ -172,6 +173,19 @@ describe.skipIf(!canUseNetns)("dynamic route sets on the Linux data plane", () =
       [RouteOrigin.STATIC, "", 50],
       [RouteOrigin.DYNAMIC, "ospf", 30],
     ]);
+    // orbctl shows both, the dynamic one with its owner.
+    const home = orbctlHome();
+    try {
+      const listed = await orbctl(d.socketPath, ["route", "list"], { env: home.env });
+      expect(listed.code, listed.stderr).toBe(0);
+      const rows = listed.stdout.split("\n").filter((l) => l.startsWith("198.51.100.0/24"));
+      expect(rows.map((l) => l.split(/\s+/).slice(-3))).toEqual([
+        ["unicast", "static", "-"],
+        ["unicast", "dynamic", "ospf"],
+      ]);
+    } finally {
+      home.remove();
+    }
     // A configured metric under the distance wins.
     await api.updateRoute({ route: { destination: { cidr: "198.51.100.0/24" }, metric: 10 }, updateMask: { paths: ["metric"] } });
     expect(rt.ip("route", "get", "198.51.100.9")).toContain("via 192.0.2.3");
@@ -211,7 +225,7 @@ describe.skipIf(!canUseNetns)("dynamic route sets on the Linux data plane", () =
       [5, "NOT_FOUND"],
     ]);
     expect(rt.ip("route", "show", "proto", "189")).toContain("203.0.113.0/24 via 192.0.2.2");
-    expect((await d.client(RoutingService).deleteRouteSet({ name: "rip" })).withdrawn).toBe(1n);
+    expect((await d.client(RoutingService).withdrawRouteSet({ name: "rip" })).withdrawn).toBe(1n);
     expect(rt.ip("route", "show", "proto", "189")).toBe("");
     await rip.close().catch(() => undefined);
     expect((await d.client(RoutingService).listRouteSets({})).routeSets).toEqual([]);

@@ -2,6 +2,7 @@
 // client-streaming BulkUpdateRoutes in batches, with a progress bar and a per-line failure report.
 import { AddressFamily, AddressFamilySchema } from "../../gen/orbital/api/v1/ip_pb.js";
 import {
+  RouteOrigin,
   RouteOriginSchema,
   RouteTypeSchema,
   RoutingService,
@@ -36,6 +37,7 @@ function routeFields(r: Route | undefined): [string, string][] {
     ["metric", String(r.metric)],
     ["description", r.description],
     ["origin", label(RouteOriginSchema, r.origin)],
+    ["owner", r.owner || "-"],
     ["installed", r.installed || !r.notInstalledReason ? yesNo(r.installed) : `no: ${r.notInstalledReason}`],
   ];
 }
@@ -47,6 +49,8 @@ export function listRequest(inv: Invocation, token: string) {
     table: inv.int("table") ?? 0,
     family: family ? enumFromLabel(AddressFamilySchema, family) : AddressFamily.UNSPECIFIED,
     includeUnowned: inv.bool("all"),
+    origin: inv.str("origin") ? enumFromLabel(RouteOriginSchema, inv.str("origin")!) : RouteOrigin.UNSPECIFIED,
+    routeSet: inv.str("set") ?? "",
   };
 }
 
@@ -151,7 +155,7 @@ export const handlers: Record<string, Handler> = {
     const res = await allPages((token) => svc.listRoutes(listRequest(inv, token), ctx.call), (r) => r.routes);
     ctx.out.response(M.listRoutes.output, res, () =>
       ctx.out.table(
-        ["destination", "table", "via", "dev", "metric", "type", "origin"],
+        ["destination", "table", "via", "dev", "metric", "type", "origin", "owner"],
         res.routes.map((r) => [
           r.destination?.cidr ?? "-",
           tableOf(r),
@@ -160,6 +164,7 @@ export const handlers: Record<string, Handler> = {
           String(r.metric),
           label(RouteTypeSchema, r.type) === "-" ? "unicast" : label(RouteTypeSchema, r.type),
           `${label(RouteOriginSchema, r.origin)}${r.installed ? "" : " (not installed)"}`,
+          r.owner || "-",
         ]),
       ),
     );

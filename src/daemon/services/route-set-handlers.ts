@@ -1,5 +1,5 @@
 // The dynamic-route half of the routing service: SyncRouteSet (open or resume a set, then batches, one
-// acknowledgement each), DeleteRouteSet, ListRouteSets, and the dynamic routes' page of ListRoutes, read
+// acknowledgement each), WithdrawRouteSet, ListRouteSets, and the dynamic routes' page of ListRoutes, read
 // straight from the sets' columns (one Route message per listed route, none held).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
@@ -129,7 +129,7 @@ export function dynamicRoutePage(listed: readonly ListedSlots[], from: number, t
 
 export function routeSetHandlers(registry: RouteSetRegistry): {
   syncRouteSet: MethodImpl<Methods["syncRouteSet"]>;
-  deleteRouteSet: MethodImpl<Methods["deleteRouteSet"]>;
+  withdrawRouteSet: MethodImpl<Methods["withdrawRouteSet"]>;
   listRouteSets: MethodImpl<Methods["listRouteSets"]>;
 } {
   return {
@@ -155,7 +155,7 @@ export function routeSetHandlers(registry: RouteSetRegistry): {
       }
     },
 
-    async deleteRouteSet(req, ctx) {
+    async withdrawRouteSet(req, ctx) {
       const withdrawn = await registry.withdraw(req.name, ctx.principal.user);
       return { withdrawn: BigInt(withdrawn) };
     },
