@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigService } from "../../src/gen/orbital/config/v1/config_pb.js";
 import { ErrorReason } from "../../src/gen/orbital/api/v1/error_reason_pb.js";
-import { RouteOrigin, RouteSetState, RoutingService } from "../../src/gen/orbital/routing/v1/routing_pb.js";
+import { RouteEventType, RouteOrigin, RouteSetState, RoutingService } from "../../src/gen/orbital/routing/v1/routing_pb.js";
 import { RouteSetSession } from "../../src/client/route-set-session.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { startDaemon, type RunningDaemon } from "../support/daemon.js";
@@ -230,4 +230,36 @@ describe.skipIf(!canUseNetns)("dynamic route sets on the Linux data plane", () =
     await rip.close().catch(() => undefined);
     expect((await d.client(RoutingService).listRouteSets({})).routeSets).toEqual([]);
   });
+
+  it("streams dynamic route changes to a watcher that keeps up, and tells one that does not that it fell behind", async () => {
+    const api = d.client(RoutingService, 120_000);
+    type Events = AsyncIterator<Awaited<ReturnType<typeof api.watchRoutes>> extends AsyncIterable<infer T> ? T : never>;
+    const untilSynced = async (it: Events) => {
+      for (let e = await it.next(); !e.done; e = await it.next()) if (e.value.type === RouteEventType.SYNCED) return;
+    };
+    const keeping = api.watchRoutes({})[Symbol.asyncIterator]() as Events;
+    const slow = api.watchRoutes({})[Symbol.asyncIterator]() as Events;
+    await untilSynced(keeping);
+    await untilSynced(slow);
+    const set = await openSet(d, "watched", 190, 140, 0);
+    await set.send({ adds: [0, 1, 2].map((i) => ({ destination: { cidr: `100.64.${i}.0/24` }, gateway: { address: "192.0.2.2" } })) });
+    const seen: string[] = [];
+    while (seen.length < 3) {
+      const e = (await keeping.next()).value!;
+      if (e.type === RouteEventType.ADDED && e.route?.owner === "watched") seen.push(`${e.route.destination?.cidr} ${RouteOrigin[e.route.origin]} ${e.route.distance}`);
+    }
+    expect(seen.sort()).toEqual(["100.64.0.0/24 DYNAMIC 140", "100.64.1.0/24 DYNAMIC 140", "100.64.2.0/24 DYNAMIC 140"]);
+    await keeping.return?.();
+    // The slow watcher reads nothing while 150,000 routes change; when it reads again it is told to resync.
+    await set.install(routes(2_000_000, 2_150_000));
+    let reason = "";
+    try {
+      for (let e = await slow.next(); !e.done; e = await slow.next());
+    } catch (err) {
+      reason = err instanceof OrbitalError ? err.reason : String(err);
+    }
+    expect(reason).toBe("WATCH_FELL_BEHIND");
+    expect((await api.withdrawRouteSet({ name: "watched" })).withdrawn).toBe(150_003n);
+    await set.close().catch(() => undefined);
+  }, 120_000);
 });
