@@ -40,7 +40,7 @@ function rpcTable(): string {
     for (const service of file.services) {
       out.push(`### ${service.typeName}`, "", "| RPC | kind | capability | HTTP | what it does |", "|---|---|---|---|---|");
       for (const m of service.methods) {
-        let binding = "none (client streaming)";
+        let binding = `none (${m.methodKind.replace("_", " ")})`;
         if (hasOption(m, http)) {
           const p = getOption(m, http).pattern;
           if (p.case === "custom") binding = `\`${p.value.kind} ${p.value.path}\``;
