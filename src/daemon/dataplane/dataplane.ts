@@ -100,10 +100,13 @@ export interface Dataplane {
   apply(config: Configuration, options?: ApplyOptions): Promise<ApplyReport>;
   links(): Promise<LinkInfo[]>;
   addresses(): Promise<AddressInfo[]>;
-  /** Routes of every table and protocol, or of one protocol. */
-  routes(filter?: { protocol?: number }): Promise<RouteInfo[]>;
-  /** Routes of one protocol (a dynamic route set's), each handed to `each` and not kept. */
-  scanRoutes(protocol: number, each: (r: RouteInfo) => void): Promise<void>;
+  /** Routes of every table and protocol. */
+  routes(): Promise<RouteInfo[]>;
+  /**
+   * Routes of one protocol (a dynamic route set's; undefined: every route), each handed to `each` and not
+   * kept: a full table is never held as objects.
+   */
+  scanRoutes(protocol: number | undefined, each: (r: RouteInfo) => void): Promise<void>;
   /**
    * Adds, replaces or removes routes of the dynamic route sets in one batch (never configured ones): one
    * result per operation, refused ones do not stop the others. Throws BackendFault when the backend fails as

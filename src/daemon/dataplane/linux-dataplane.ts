@@ -120,12 +120,12 @@ export class LinuxDataplane implements Dataplane {
     return this.netlink(this.nl.listAddresses(), "listing addresses");
   }
 
-  routes(filter: { protocol?: number } = {}): Promise<RouteInfo[]> {
-    return this.netlink(this.nl.listRoutes(filter), "listing routes");
+  routes(): Promise<RouteInfo[]> {
+    return this.netlink(this.nl.listRoutes(), "listing routes");
   }
 
-  scanRoutes(protocol: number, each: (r: RouteInfo) => void): Promise<void> {
-    return this.netlink(this.nl.scanRoutes({ protocol }, each), `listing routes of protocol ${protocol}`);
+  scanRoutes(protocol: number | undefined, each: (r: RouteInfo) => void): Promise<void> {
+    return this.netlink(this.nl.scanRoutes(protocol === undefined ? {} : { protocol }, each), `listing routes${protocol === undefined ? "" : ` of protocol ${protocol}`}`);
   }
 
   async changeRoutes(ops: RouteOp[]): Promise<OpResult[]> {
@@ -411,8 +411,12 @@ export class LinuxDataplane implements Dataplane {
     await this.run(ops, items, "route", failures);
     const conflicts = failures.slice(before).filter((f) => f.errno === "EEXIST");
     if (conflicts.length === 0) return;
-    // Name the route in the way: whose it is and what it does.
-    const all = await this.routes();
+    // Name the route in the way: whose it is and what it does (a scan: the kernel may hold a full table).
+    const keys = new Set(conflicts.map((f) => kernelRouteKey((ops[items.indexOf(f.item)] as Extract<NetlinkOp, { route: unknown }>).route)));
+    const all: RouteInfo[] = [];
+    await this.scanRoutes(undefined, (r) => {
+      if (r.protocol !== ORBITAL_ROUTE_PROTOCOL && keys.has(kernelRouteKey(r))) all.push(r);
+    });
     for (const f of conflicts) {
       const spec = (ops[items.indexOf(f.item)] as Extract<NetlinkOp, { route: unknown }>).route;
       const k = kernelRouteKey(spec);

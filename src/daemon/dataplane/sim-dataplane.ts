@@ -75,14 +75,14 @@ export class SimDataplane implements Dataplane {
     );
   }
 
-  async routes(filter: { protocol?: number } = {}): Promise<RouteInfo[]> {
+  async routes(): Promise<RouteInfo[]> {
     const links = await this.links();
     const configured = this.current.routes.map((r) => ({ ...routeSpecOf(r, (name) => links.find((l) => l.name === name)?.ifindex), scope: 0 }));
-    return [...configured, ...this.dynamic.values()].filter((r) => filter.protocol === undefined || r.protocol === filter.protocol);
+    return [...configured, ...this.dynamic.values()];
   }
 
-  async scanRoutes(protocol: number, each: (r: RouteInfo) => void): Promise<void> {
-    for (const r of this.dynamic.values()) if (r.protocol === protocol) each(r);
+  async scanRoutes(protocol: number | undefined, each: (r: RouteInfo) => void): Promise<void> {
+    for (const r of await this.routes()) if (protocol === undefined || r.protocol === protocol) each(r);
   }
 
   /** As the kernel answers: EEXIST for an add over a held key, ESRCH for removing what is not there. */

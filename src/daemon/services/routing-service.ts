@@ -73,8 +73,13 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane, backe
    * of the dynamic route sets (listed from the sets). Only orbitald's own protocol is dumped otherwise.
    */
   const routeViews = async (config: Configuration, includeUnowned: boolean): Promise<Route[]> => {
-    const [all, links] = await Promise.all([dataplane.routes(includeUnowned ? {} : { protocol: ORBITAL_ROUTE_PROTOCOL }), dataplane.links()]);
-    const kernel = includeUnowned ? all.filter((k) => !routeSets.byProtocol(k.protocol)) : all;
+    const kernel: RouteInfo[] = [];
+    const [links] = await Promise.all([
+      dataplane.links(),
+      dataplane.scanRoutes(includeUnowned ? undefined : ORBITAL_ROUTE_PROTOCOL, (k) => {
+        if (!routeSets.byProtocol(k.protocol)) kernel.push(k);
+      }),
+    ]);
     const installed = new Set(kernel.filter((k) => k.protocol === ORBITAL_ROUTE_PROTOCOL).map(kernelRouteKey));
     const ifindexOf = (name: string) => links.find((l) => l.name === name)?.ifindex;
     const out = config.routes.map((r) => {
