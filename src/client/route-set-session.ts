@@ -3,6 +3,7 @@
 // back in order), and an end that leaves the routes in place for the set's grace period. install() cuts any
 // number of routes into batches and keeps a window of them in flight.
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type {
   BulkItemFailure,
   RouteKeySchema,
@@ -69,9 +70,8 @@ export class RouteSetSession {
   /** Opens (or resumes) the set; rejects with the daemon's OrbitalError (ROUTE_SET_BUSY, ...). */
   static async open(client: Client<typeof RoutingService>, opts: RouteSetOptions): Promise<RouteSetSession> {
     const s = new RouteSetSession(client, opts);
-    const duration = (ms: number) => ({ seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
     const first = await s.send({
-      open: { name: opts.name, protocol: opts.protocol, distance: opts.distance, gracePeriod: duration(opts.gracePeriodMs), resyncTimeout: duration(opts.resyncTimeoutMs ?? 0) },
+      open: { name: opts.name, protocol: opts.protocol, distance: opts.distance, gracePeriod: durationFromMs(opts.gracePeriodMs), resyncTimeout: durationFromMs(opts.resyncTimeoutMs ?? 0) },
     });
     s.routeSet = first.routeSet!;
     return s;

@@ -29,8 +29,10 @@ function quad(text: string, start: number, end: number): number {
   return i === end ? value : -1;
 }
 
+/** An address's 4 or 16 bytes as big-endian words (an IPv4 one in word 0, the others zero). */
 function bytesToWords(bytes: Uint8Array, out: Uint32Array): void {
-  for (let w = 0; w < 4; w++) out[w] = ((bytes[w * 4]! << 24) | (bytes[w * 4 + 1]! << 16) | (bytes[w * 4 + 2]! << 8) | bytes[w * 4 + 3]!) >>> 0;
+  out.fill(0);
+  for (let w = 0; w * 4 < bytes.length; w++) out[w] = ((bytes[w * 4]! << 24) | (bytes[w * 4 + 1]! << 16) | (bytes[w * 4 + 2]! << 8) | bytes[w * 4 + 3]!) >>> 0;
 }
 
 /** Fills r's family, prefix length and destination from a prefix; returns what is wrong, or undefined. */
@@ -54,12 +56,7 @@ export function parseDestination(text: string, r: RouteRecord): string | undefin
   if (typeof p === "string") return p;
   r.family = p.family;
   r.prefixLength = p.prefixLength;
-  if (p.family === 4) {
-    r.dst[0] = ((p.bytes[0]! << 24) | (p.bytes[1]! << 16) | (p.bytes[2]! << 8) | p.bytes[3]!) >>> 0;
-    r.dst[1] = r.dst[2] = r.dst[3] = 0;
-  } else {
-    bytesToWords(p.bytes, r.dst);
-  }
+  bytesToWords(p.bytes, r.dst);
   return undefined;
 }
 
@@ -78,12 +75,7 @@ export function parseGateway(text: string, r: RouteRecord): string | undefined {
   if (!a) return `"${text}" is not an IP address`;
   if (a.family !== r.family) return `an IPv${a.family} gateway cannot serve an IPv${r.family} destination`;
   r.hasGateway = true;
-  if (a.family === 4) {
-    r.gw[0] = ((a.bytes[0]! << 24) | (a.bytes[1]! << 16) | (a.bytes[2]! << 8) | a.bytes[3]!) >>> 0;
-    r.gw[1] = r.gw[2] = r.gw[3] = 0;
-  } else {
-    bytesToWords(a.bytes, r.gw);
-  }
+  bytesToWords(a.bytes, r.gw);
   return undefined;
 }
 

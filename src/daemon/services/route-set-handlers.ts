@@ -2,7 +2,7 @@
 // acknowledgement each), WithdrawRouteSet, ListRouteSets, and the dynamic routes' page of ListRoutes, read
 // straight from the sets' columns (one Route message per listed route, none held).
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import {
   RouteOrigin,
   RouteSchema,
@@ -35,8 +35,8 @@ export function routeSetView(set: RouteSet): ApiRouteSet {
     name: set.name,
     protocol: set.protocol,
     distance: set.distance,
-    gracePeriod: duration(set.decl.graceMs),
-    resyncTimeout: duration(set.decl.resyncMs),
+    gracePeriod: durationFromMs(set.decl.graceMs),
+    resyncTimeout: durationFromMs(set.decl.resyncMs),
     owner: set.decl.owner,
     routeCount: BigInt(set.routes.size),
     installedCount: BigInt(set.count(INSTALLED)),
@@ -48,12 +48,11 @@ export function routeSetView(set: RouteSet): ApiRouteSet {
 
 function periodMs(d: Duration | undefined, field: string, v: Violations): number {
   if (!d) return 0;
-  const ms = Number(d.seconds) * 1000 + d.nanos / 1e6;
+  const ms = durationMs(d);
   v.check(Number.isInteger(ms) && ms >= 0 && ms <= MAX_GRACE_MS, field, "must be 0..3600s in whole milliseconds");
   return ms;
 }
 
-const duration = (ms: number) => ({ seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
 
 function checkOpen(req: SyncRouteSetRequest, first: boolean): OpenRequest | undefined {
   const v = new Violations();
