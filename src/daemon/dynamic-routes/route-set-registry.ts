@@ -176,13 +176,21 @@ export class RouteSetRegistry {
     const session = new RouteSetSession(this, set);
     set.session = session;
     const resumed = set;
-    await set.serialize(async () => {
-      if (resumed.decl.graceMs !== req.graceMs || resumed.decl.resyncMs !== req.resyncMs || resumed.state === "active") {
-        resumed.decl = { ...resumed.decl, graceMs: req.graceMs, resyncMs: req.resyncMs };
-        this.persist();
-      }
-      if (resumed.state === "orphaned") this.resume(resumed);
-    });
+    const isNew = set.routes.size === 0 && set.state === "active";
+    try {
+      await set.serialize(async () => {
+        if (resumed.decl.graceMs !== req.graceMs || resumed.decl.resyncMs !== req.resyncMs || isNew) {
+          resumed.decl = { ...resumed.decl, graceMs: req.graceMs, resyncMs: req.resyncMs };
+          this.persist();
+        }
+        if (resumed.state === "orphaned") this.resume(resumed);
+      });
+    } catch (err) {
+      // Not recorded (a full disk): the set must not be held by a session that never started.
+      set.session = undefined;
+      if (isNew) this.sets.delete(req.name);
+      throw err;
+    }
     this.log.info({ routeSet: req.name, owner, state: set.state, routes: set.routes.size }, "dynamic route set opened");
     return session;
   }
