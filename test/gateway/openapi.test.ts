@@ -76,7 +76,7 @@ describe("the generated OpenAPI document", () => {
       }
     }
     const listRoutes = built.paths["/v1/routes"]!.get!;
-    expect(listRoutes.parameters.map((x) => x.name).sort()).toEqual(["family", "includeUnowned", "page.size", "page.token", "table"]);
+    expect(listRoutes.parameters.map((x) => x.name).sort()).toEqual(["family", "includeUnowned", "origin", "page.size", "page.token", "routeSet", "table"]);
     const updateSettings = built.paths["/v1/system/settings"]!.patch!;
     expect(updateSettings.parameters.map((x) => x.name).sort()).toEqual(["transactionId", "updateMask"]);
     expect(updateSettings.requestBody?.content["application/json"]?.schema).toMatchObject({ $ref: "#/components/schemas/orbital.system.v1.Settings" });
