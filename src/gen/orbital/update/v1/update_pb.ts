@@ -9,6 +9,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_orbital_api_v1_capability } from "../../api/v1/capability_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/update/v1/update.proto.
  */
 export const file_orbital_update_v1_update: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vcmJpdGFsL3VwZGF0ZS92MS91cGRhdGUucHJvdG8SEW9yYml0YWwudXBkYXRlLnYxIogBCgRTbG90EgwKBG5hbWUYASABKAkSEQoJYm9vdF9uYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSLQoGaGVhbHRoGAQgASgOMh0ub3JiaXRhbC51cGRhdGUudjEuU2xvdEhlYWx0aBIOCgZib290ZWQYBSABKAgSDwoHcHJpbWFyeRgGIAEoCCIYChZHZXRVcGRhdGVTdGF0dXNSZXF1ZXN0IlUKF0dldFVwZGF0ZVN0YXR1c1Jlc3BvbnNlEiYKBXNsb3RzGAEgAygLMhcub3JiaXRhbC51cGRhdGUudjEuU2xvdBISCgpsYXN0X2Vycm9yGAIgASgJIjAKFEluc3RhbGxVcGRhdGVSZXF1ZXN0EhgKC2J1bmRsZV9wYXRoGAEgASgJQgPgQQIiVQoVSW5zdGFsbFVwZGF0ZVJlc3BvbnNlEg8KB3BlcmNlbnQYASABKA0SDwoHbWVzc2FnZRgCIAEoCRIMCgRkb25lGAMgASgIEgwKBHNsb3QYBCABKAkiVAoPTWFya1Nsb3RSZXF1ZXN0EhEKBHNsb3QYASABKAlCA+BBAhIuCgRtYXJrGAIgASgOMhsub3JiaXRhbC51cGRhdGUudjEuU2xvdE1hcmtCA+BBAiI5ChBNYXJrU2xvdFJlc3BvbnNlEiUKBHNsb3QYASABKAsyFy5vcmJpdGFsLnVwZGF0ZS52MS5TbG90KlQKClNsb3RIZWFsdGgSGwoXU0xPVF9IRUFMVEhfVU5TUEVDSUZJRUQQABIUChBTTE9UX0hFQUxUSF9HT09EEAESEwoPU0xPVF9IRUFMVEhfQkFEEAIqYgoIU2xvdE1hcmsSGQoVU0xPVF9NQVJLX1VOU1BFQ0lGSUVEEAASEgoOU0xPVF9NQVJLX0dPT0QQARIRCg1TTE9UX01BUktfQkFEEAISFAoQU0xPVF9NQVJLX0FDVElWRRADMqYDCg1VcGRhdGVTZXJ2aWNlEocBCg9HZXRVcGRhdGVTdGF0dXMSKS5vcmJpdGFsLnVwZGF0ZS52MS5HZXRVcGRhdGVTdGF0dXNSZXF1ZXN0Gioub3JiaXRhbC51cGRhdGUudjEuR2V0VXBkYXRlU3RhdHVzUmVzcG9uc2UiHdDzGBCC0+STAhMSES92MS91cGRhdGUvc3RhdHVzEocBCg1JbnN0YWxsVXBkYXRlEicub3JiaXRhbC51cGRhdGUudjEuSW5zdGFsbFVwZGF0ZVJlcXVlc3QaKC5vcmJpdGFsLnVwZGF0ZS52MS5JbnN0YWxsVXBkYXRlUmVzcG9uc2UiIdDzGBGC0+STAhc6ASoiEi92MS91cGRhdGU6aW5zdGFsbDABEoABCghNYXJrU2xvdBIiLm9yYml0YWwudXBkYXRlLnYxLk1hcmtTbG90UmVxdWVzdBojLm9yYml0YWwudXBkYXRlLnYxLk1hcmtTbG90UmVzcG9uc2UiK9DzGBGC0+STAiE6ASoiHC92MS91cGRhdGUvc2xvdHMve3Nsb3R9Om1hcmtiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_orbital_api_v1_capability]);
+  fileDesc("Ch5vcmJpdGFsL3VwZGF0ZS92MS91cGRhdGUucHJvdG8SEW9yYml0YWwudXBkYXRlLnYxIuMBCgRTbG90EgwKBG5hbWUYASABKAkSEQoJYm9vdF9uYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSLQoGaGVhbHRoGAQgASgOMh0ub3JiaXRhbC51cGRhdGUudjEuU2xvdEhlYWx0aBIOCgZib290ZWQYBSABKAgSDwoHcHJpbWFyeRgGIAEoCBIyCg5pbnN0YWxsZWRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaW5zdGFsbF9jb3VudBgIIAEoDRIOCgZkZXZpY2UYCSABKAkiGAoWR2V0VXBkYXRlU3RhdHVzUmVxdWVzdCKdAQoXR2V0VXBkYXRlU3RhdHVzUmVzcG9uc2USJgoFc2xvdHMYASADKAsyFy5vcmJpdGFsLnVwZGF0ZS52MS5TbG90EhIKCmxhc3RfZXJyb3IYAiABKAkSGQoRbGFzdF9lcnJvcl9yZWFzb24YAyABKAkSEgoKY29tcGF0aWJsZRgEIAEoCRIXCg9pbnN0YWxsX3J1bm5pbmcYBSABKAgiSQoUSW5zdGFsbFVwZGF0ZVJlcXVlc3QSGAoLYnVuZGxlX3BhdGgYASABKAlCA+BBAhIXCg9mb3JjZV9kb3duZ3JhZGUYAiABKAgilgEKFUluc3RhbGxVcGRhdGVSZXNwb25zZRIPCgdwZXJjZW50GAEgASgNEg8KB21lc3NhZ2UYAiABKAkSDAoEZG9uZRgDIAEoCBIMCgRzbG90GAQgASgJEi4KBXN0YWdlGAUgASgOMh8ub3JiaXRhbC51cGRhdGUudjEuSW5zdGFsbFN0YWdlEg8KB3ZlcnNpb24YBiABKAkiVAoPTWFya1Nsb3RSZXF1ZXN0EhEKBHNsb3QYASABKAlCA+BBAhIuCgRtYXJrGAIgASgOMhsub3JiaXRhbC51cGRhdGUudjEuU2xvdE1hcmtCA+BBAiI5ChBNYXJrU2xvdFJlc3BvbnNlEiUKBHNsb3QYASABKAsyFy5vcmJpdGFsLnVwZGF0ZS52MS5TbG90KlQKClNsb3RIZWFsdGgSGwoXU0xPVF9IRUFMVEhfVU5TUEVDSUZJRUQQABIUChBTTE9UX0hFQUxUSF9HT09EEAESEwoPU0xPVF9IRUFMVEhfQkFEEAIqfAoMSW5zdGFsbFN0YWdlEh0KGUlOU1RBTExfU1RBR0VfVU5TUEVDSUZJRUQQABIaChZJTlNUQUxMX1NUQUdFX0NIRUNLSU5HEAESGQoVSU5TVEFMTF9TVEFHRV9XUklUSU5HEAISFgoSSU5TVEFMTF9TVEFHRV9ET05FEAMqYgoIU2xvdE1hcmsSGQoVU0xPVF9NQVJLX1VOU1BFQ0lGSUVEEAASEgoOU0xPVF9NQVJLX0dPT0QQARIRCg1TTE9UX01BUktfQkFEEAISFAoQU0xPVF9NQVJLX0FDVElWRRADMqYDCg1VcGRhdGVTZXJ2aWNlEocBCg9HZXRVcGRhdGVTdGF0dXMSKS5vcmJpdGFsLnVwZGF0ZS52MS5HZXRVcGRhdGVTdGF0dXNSZXF1ZXN0Gioub3JiaXRhbC51cGRhdGUudjEuR2V0VXBkYXRlU3RhdHVzUmVzcG9uc2UiHdDzGBCC0+STAhMSES92MS91cGRhdGUvc3RhdHVzEocBCg1JbnN0YWxsVXBkYXRlEicub3JiaXRhbC51cGRhdGUudjEuSW5zdGFsbFVwZGF0ZVJlcXVlc3QaKC5vcmJpdGFsLnVwZGF0ZS52MS5JbnN0YWxsVXBkYXRlUmVzcG9uc2UiIdDzGBGC0+STAhc6ASoiEi92MS91cGRhdGU6aW5zdGFsbDABEoABCghNYXJrU2xvdBIiLm9yYml0YWwudXBkYXRlLnYxLk1hcmtTbG90UmVxdWVzdBojLm9yYml0YWwudXBkYXRlLnYxLk1hcmtTbG90UmVzcG9uc2UiK9DzGBGC0+STAiE6ASoiHC92MS91cGRhdGUvc2xvdHMve3Nsb3R9Om1hcmtiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_orbital_api_v1_capability]);
 
 /**
  * One root filesystem slot.
@@ -65,6 +67,27 @@ export type Slot = Message<"orbital.update.v1.Slot"> & {
    * @generated from field: bool primary = 6;
    */
   primary: boolean;
+
+  /**
+   * When RAUC last wrote the slot; unset when it never did (a factory-flashed slot).
+   *
+   * @generated from field: google.protobuf.Timestamp installed_time = 7;
+   */
+  installedTime?: Timestamp | undefined;
+
+  /**
+   * How many times RAUC has written the slot.
+   *
+   * @generated from field: uint32 install_count = 8;
+   */
+  installCount: number;
+
+  /**
+   * The slot's device, as RAUC's system.conf names it.
+   *
+   * @generated from field: string device = 9;
+   */
+  device: string;
 };
 
 /**
@@ -108,6 +131,28 @@ export type GetUpdateStatusResponse = Message<"orbital.update.v1.GetUpdateStatus
    * @generated from field: string last_error = 2;
    */
   lastError: string;
+
+  /**
+   * Stable reason of last_error, the ErrorInfo reason the failed install was answered with (e.g.
+   * "BUNDLE_DOWNGRADE"); empty when last_error is.
+   *
+   * @generated from field: string last_error_reason = 3;
+   */
+  lastErrorReason: string;
+
+  /**
+   * This board's compatible string, which a bundle must carry.
+   *
+   * @generated from field: string compatible = 4;
+   */
+  compatible: string;
+
+  /**
+   * True while an install runs.
+   *
+   * @generated from field: bool install_running = 5;
+   */
+  installRunning: boolean;
 };
 
 /**
@@ -124,11 +169,18 @@ export const GetUpdateStatusResponseSchema: GenMessage<GetUpdateStatusResponse> 
  */
 export type InstallUpdateRequest = Message<"orbital.update.v1.InstallUpdateRequest"> & {
   /**
-   * Absolute path of the RAUC bundle on the box, under /data; no "..".
+   * Absolute path of the RAUC bundle on the box (copied to /data or on a mounted medium); no "..".
    *
    * @generated from field: string bundle_path = 1;
    */
   bundlePath: string;
+
+  /**
+   * Install even when the bundle's version is older than the booted slot's (otherwise BUNDLE_DOWNGRADE).
+   *
+   * @generated from field: bool force_downgrade = 2;
+   */
+  forceDowngrade: boolean;
 };
 
 /**
@@ -171,6 +223,20 @@ export type InstallUpdateResponse = Message<"orbital.update.v1.InstallUpdateResp
    * @generated from field: string slot = 4;
    */
   slot: string;
+
+  /**
+   * The install's stage.
+   *
+   * @generated from field: orbital.update.v1.InstallStage stage = 5;
+   */
+  stage: InstallStage;
+
+  /**
+   * The bundle's version.
+   *
+   * @generated from field: string version = 6;
+   */
+  version: string;
 };
 
 /**
@@ -264,6 +330,47 @@ export const SlotHealthSchema: GenEnum<SlotHealth> = /*@__PURE__*/
   enumDesc(file_orbital_update_v1_update, 0);
 
 /**
+ * Coarse stage of an install, for programs; message carries RAUC's own words.
+ *
+ * @generated from enum orbital.update.v1.InstallStage
+ */
+export enum InstallStage {
+  /**
+   * Not reported.
+   *
+   * @generated from enum value: INSTALL_STAGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Checking the bundle (signature, compatible, version, target slot); nothing is written yet.
+   *
+   * @generated from enum value: INSTALL_STAGE_CHECKING = 1;
+   */
+  CHECKING = 1,
+
+  /**
+   * Writing the target slot.
+   *
+   * @generated from enum value: INSTALL_STAGE_WRITING = 2;
+   */
+  WRITING = 2,
+
+  /**
+   * Installed; the target slot boots next.
+   *
+   * @generated from enum value: INSTALL_STAGE_DONE = 3;
+   */
+  DONE = 3,
+}
+
+/**
+ * Describes the enum orbital.update.v1.InstallStage.
+ */
+export const InstallStageSchema: GenEnum<InstallStage> = /*@__PURE__*/
+  enumDesc(file_orbital_update_v1_update, 1);
+
+/**
  * What to mark a slot as.
  *
  * @generated from enum orbital.update.v1.SlotMark
@@ -302,7 +409,7 @@ export enum SlotMark {
  * Describes the enum orbital.update.v1.SlotMark.
  */
 export const SlotMarkSchema: GenEnum<SlotMark> = /*@__PURE__*/
-  enumDesc(file_orbital_update_v1_update, 1);
+  enumDesc(file_orbital_update_v1_update, 2);
 
 /**
  * System updates.
