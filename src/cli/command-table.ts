@@ -661,7 +661,7 @@ const update: CommandSpec = {
       description: "good: keep booting it; bad: the boot loader will not boot it; active: boot it next.",
       handler: "update.mark",
       args: [
-        { name: "SLOT", help: "rootfs.0, rootfs.1 (or their boot names A, B), booted or other", choices: ["rootfs.0", "rootfs.1", "A", "B", "booted", "other"] },
+        { name: "SLOT", help: "rootfs.0, rootfs.1 (or their boot names a, b), booted or other", choices: ["rootfs.0", "rootfs.1", "a", "b", "booted", "other"] },
         { name: "MARK", help: "good, bad or active (boot it next)", choices: ["good", "bad", "active"] },
       ],
       examples: ["orbctl update mark booted good", "orbctl update mark other active  # boot the other slot next"],

@@ -176,7 +176,7 @@ export class Daemon {
       [InterfaceService, interfaceService(engine, reads) as unknown as AnyServiceImpl],
       [RoutingService, routingService(engine, reads, backendHealth) as unknown as AnyServiceImpl],
       [FirewallService, firewallService(engine, reads) as unknown as AnyServiceImpl],
-      [UpdateService, updateService({ rauc: new RaucCli({ command: opts.raucCommand }), dataDir: opts.dataDir, osReleasePath: opts.osRelease, log }) as unknown as AnyServiceImpl],
+      [UpdateService, updateService({ rauc: new RaucCli({ command: opts.raucCommand }), dataDir: opts.dataDir, osReleasePath: opts.osRelease, trialFailureDir: opts.trialFailureDir, log }) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
       const impl = implemented.get(service);

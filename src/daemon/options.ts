@@ -14,6 +14,8 @@ export interface DaemonOptions {
   raucCommand: string;
   /** os-release of the running root (its VERSION_ID is the booted version when RAUC has none). */
   osRelease: string;
+  /** Where the trial guard notes why a slot's trial failed (trial-failure.<boot name>). */
+  trialFailureDir: string;
 }
 
 export const usage = `usage: orbitald [options]
@@ -28,6 +30,8 @@ export const usage = `usage: orbitald [options]
   --rauc COMMAND      the rauc executable the update service runs (env ORBITAL_RAUC, default rauc)
   --os-release FILE   the running release's os-release, for the downgrade check (env
                       ORBITAL_OS_RELEASE, default /etc/os-release)
+  --trial-failure-dir DIR  where the trial guard notes why a slot's trial failed
+                      (env ORBITAL_TRIAL_FAILURE_DIR, default /data/rauc)
   -h, --help          show this help
 
 Sockets passed by init (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES with names "api" and "rest") take
@@ -48,6 +52,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DaemonOpti
         "drain-ms": { type: "string" },
         rauc: { type: "string" },
         "os-release": { type: "string" },
+        "trial-failure-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -71,5 +76,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DaemonOpti
     drainMs,
     raucCommand: values.rauc ?? env.ORBITAL_RAUC ?? "rauc",
     osRelease: values["os-release"] ?? env.ORBITAL_OS_RELEASE ?? "/etc/os-release",
+    trialFailureDir: values["trial-failure-dir"] ?? env.ORBITAL_TRIAL_FAILURE_DIR ?? "/data/rauc",
   };
 }

@@ -1,7 +1,7 @@
 // Test harness for the update service: a real RAUC 1.8 on this host. RAUC 1.8 runs only as a D-Bus service,
 // so this starts a private dbus-daemon (session-style, only root may own or call RAUC) and `rauc service` in a
 // private mount namespace whose /proc/cmdline says `rauc.slot=A` (how RAUC finds the booted slot), with a
-// test system.conf: two raw slots on loop devices, bootloader=custom with a tiny backend script keeping the
+// test system.conf: two raw slots on loop devices (each with a child slot, as the image's boot files are), bootloader=custom with a tiny backend script keeping the
 // boot loader's state in files, and a development CA made with openssl here (plus a second, untrusted CA).
 // Bundles are built with `rauc bundle`. Everything lives in one temp dir; stop() ends the processes it
 // started by pid, detaches its loop devices and removes the dir. Also gives views of the slots independent
@@ -75,11 +75,20 @@ esac
 export class RaucRig {
   readonly dir: string;
   readonly busAddress: string;
+  /** orbitald's options to use this RAUC. */
+  get daemonArgs(): string[] {
+    return ["--rauc", this.raucCommand, "--os-release", this.osRelease, "--trial-failure-dir", this.trialFailureDir];
+  }
+
   /** The command orbitald runs as `rauc`: Debian's rauc with the test system.conf. */
   readonly raucCommand: string;
   /** An os-release whose VERSION_ID is the booted slot's version. */
   readonly osRelease: string;
   readonly slotImages: [string, string];
+  /** Backing files of the child slots boot.0 and boot.1. */
+  private readonly bootImages: [string, string];
+  /** Where the test writes the trial guard's notes (trial-failure.<boot name>). */
+  readonly trialFailureDir: string;
   private readonly stateDir: string;
   private readonly conf: string;
   private readonly signers: Record<"dev" | "untrusted", { ca: string; cert: string; key: string }>;
@@ -96,6 +105,8 @@ export class RaucRig {
     this.raucCommand = path.join(this.dir, "rauc");
     this.osRelease = path.join(this.dir, "os-release");
     this.slotImages = [path.join(this.dir, "slot-a.img"), path.join(this.dir, "slot-b.img")];
+    this.bootImages = [path.join(this.dir, "boot-a.img"), path.join(this.dir, "boot-b.img")];
+    this.trialFailureDir = path.join(this.dir, "rauc-data");
     this.signers = { dev: makeSigner(this.dir, "dev"), untrusted: makeSigner(this.dir, "untrusted") };
   }
 
@@ -119,12 +130,13 @@ export class RaucRig {
     const { dir } = this;
     writeFileSync(this.osRelease, `NAME="Orbital OS"\nID=orbital\nVERSION_ID=${this.bootedVersion}\n`);
     mkdirSync(this.stateDir);
+    mkdirSync(this.trialFailureDir);
     writeFileSync(path.join(this.stateDir, "primary"), "A\n");
     for (const b of ["A", "B"]) writeFileSync(path.join(this.stateDir, `state.${b}`), "good\n");
     const backend = path.join(dir, "backend.sh");
     writeFileSync(backend, backendScript(this.stateDir), { mode: 0o755 });
-    for (const img of this.slotImages) {
-      writeFileSync(img, Buffer.alloc(SLOT_BYTES, 0x5a));
+    for (const img of [...this.slotImages, ...this.bootImages]) {
+      writeFileSync(img, Buffer.alloc(img.includes("boot-") ? 1 << 20 : SLOT_BYTES, 0x5a));
       this.loops.push(run("losetup", ["--find", "--show", img]).trim());
     }
     writeFileSync(
@@ -151,6 +163,17 @@ bootname=A
 device=${this.loops[1]}
 type=raw
 bootname=B
+
+# Children, as the image's boot files are: not in the bundles here, so RAUC leaves them alone.
+[slot.boot.0]
+device=${this.loops[2]}
+type=raw
+parent=rootfs.0
+
+[slot.boot.1]
+device=${this.loops[3]}
+type=raw
+parent=rootfs.1
 `,
     );
     // rauc info reads the keyring from system.conf, which the image has at /etc/rauc/system.conf.
@@ -241,12 +264,12 @@ bootname=B
     return out;
   }
 
-  /** Everything an install could write, seen without RAUC: both slots' bytes, the boot loader state, RAUC's status file. */
-  snapshot(): { slots: [string, string]; bootState: Record<string, string>; statusFile: string } {
+  /** Everything an install could write, seen without RAUC: the slots' bytes (and their children's), the boot loader state, RAUC's status file. */
+  snapshot(): { slots: string[]; bootState: Record<string, string>; statusFile: string } {
     const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
     const bootState = Object.fromEntries(readdirSync(this.stateDir).map((f) => [f, readFileSync(path.join(this.stateDir, f), "utf8").trim()]));
     const status = path.join(this.dir, "status.raucs");
-    return { slots: [sha(this.slotImages[0]), sha(this.slotImages[1])], bootState, statusFile: existsSync(status) ? readFileSync(status, "utf8") : "" };
+    return { slots: [sha(this.slotImages[0]), sha(this.slotImages[1]), sha(this.bootImages[0]), sha(this.bootImages[1])], bootState, statusFile: existsSync(status) ? readFileSync(status, "utf8") : "" };
   }
 
   /** The first `length` bytes of slot 0 (A) or 1 (B). */

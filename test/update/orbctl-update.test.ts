@@ -24,7 +24,7 @@ describe.skipIf(!canRunRauc)("orbctl update against a real RAUC", () => {
     requireOrbctl();
     home = orbctlHome();
     rig = await RaucRig.start("1.2.0");
-    d = await startDaemon({ args: ["--rauc", rig.raucCommand, "--os-release", rig.osRelease], env: rig.env });
+    d = await startDaemon({ args: rig.daemonArgs, env: rig.env });
   }, 60_000);
   afterAll(async () => {
     await d?.cleanup();
@@ -97,7 +97,7 @@ describe.skipIf(!canRunRauc)("orbctl update against a real RAUC", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("slot rootfs.1 marked bad: bad, boots next\n");
     expect(rig.bootState()["state.B"]).toBe("bad");
-    r = await run("update", "mark", "A", "active");
+    r = await run("update", "mark", "a", "active");
     expect(r.stdout).toBe("slot rootfs.0 marked active: good, boots next\n");
     expect(rows((await run("update", "status")).stdout).map((row) => row.slice(0, 6))).toEqual([
       ["rootfs.0", "A", "1.2.0", "good", "yes", "yes"],

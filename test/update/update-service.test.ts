@@ -8,7 +8,7 @@
 // Host note: this kernel has no device-mapper, so RAUC cannot mount verity bundles here; the install path is
 // tested with plain bundles (the image uses verity), and the verity case checks which of the two it met.
 // Topology: no network; one RaucRig and one daemon (sim data plane) for the file, run in order.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
@@ -60,7 +60,7 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
 
   beforeAll(async () => {
     rig = await RaucRig.start("1.2.0");
-    d = await startDaemon({ args: ["--rauc", rig.raucCommand, "--os-release", rig.osRelease], env: rig.env });
+    d = await startDaemon({ args: rig.daemonArgs, env: rig.env });
     const users = d.client(UserService);
     await users.createUser({ user: { name: "upd-operator", uid: OPERATOR_UID, role: "operator" } });
     await users.createUser({ user: { name: "upd-viewer", uid: VIEWER_UID, role: "viewer" } });
@@ -75,6 +75,7 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     const status = await d.api(UpdateService).getUpdateStatus({});
     expect(status.compatible).toBe(TEST_COMPATIBLE);
     expect(status.lastError).toBe("");
+    // Only the top-level slots: boot.0 and boot.1 are their children.
     expect(status.slots.map((s) => ({ name: s.name, bootName: s.bootName, version: s.version, health: s.health, booted: s.booted, primary: s.primary }))).toEqual([
       { name: "rootfs.0", bootName: "A", version: "1.2.0", health: SlotHealth.GOOD, booted: true, primary: true },
       { name: "rootfs.1", bootName: "B", version: "", health: SlotHealth.GOOD, booted: false, primary: false },
@@ -195,7 +196,7 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     r = await api.markSlot({ slot: "other", mark: SlotMark.GOOD });
     expect(r.slot).toMatchObject({ name: "rootfs.1", health: SlotHealth.GOOD });
     expect(rig.bootState()["state.B"]).toBe("good");
-    r = await api.markSlot({ slot: "A", mark: SlotMark.ACTIVE });
+    r = await api.markSlot({ slot: "a", mark: SlotMark.ACTIVE });
     expect(r.slot).toMatchObject({ name: "rootfs.0", primary: true, booted: true });
     expect(rig.bootState().primary).toBe("A");
     r = await api.markSlot({ slot: "booted", mark: SlotMark.GOOD });
@@ -203,6 +204,20 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     const slots = await byName();
     expect(slots["rootfs.0"]).toMatchObject({ primary: true, health: SlotHealth.GOOD });
     expect(slots["rootfs.1"]).toMatchObject({ primary: false, health: SlotHealth.GOOD });
+  });
+
+  it("says why a slot is bad when the trial guard noted it (trial-failure.<boot name>)", async () => {
+    const api = d.api(UpdateService);
+    await api.markSlot({ slot: "rootfs.1", mark: SlotMark.BAD });
+    writeFileSync(path.join(rig.trialFailureDir, "trial-failure.B"), "slot B was not healthy 240 s after the kernel started\n");
+    try {
+      const slots = await byName();
+      expect(slots["rootfs.1"]).toMatchObject({ health: SlotHealth.BAD, badReason: "slot B was not healthy 240 s after the kernel started" });
+      expect(slots["rootfs.0"]!.badReason).toBe("");
+    } finally {
+      rmSync(path.join(rig.trialFailureDir, "trial-failure.B"));
+      await api.markSlot({ slot: "rootfs.1", mark: SlotMark.GOOD });
+    }
   });
 
   it("refuses marks of unknown slots or without a mark, changing nothing", async () => {
@@ -239,7 +254,7 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     }
     expect(installs.filter((r) => r.code === "OK").length).toBe(verityInstalled ? 4 : 3);
     expect(installs).toContainEqual(expect.objectContaining({ principal: "upd-operator", code: "PERMISSION_DENIED", reason: "CAPABILITY_MISSING" }));
-    expect(records.filter((r) => r.method.endsWith("/MarkSlot") && r.code === "OK")).toHaveLength(4);
+    expect(records.filter((r) => r.method.endsWith("/MarkSlot") && r.code === "OK")).toHaveLength(6);
     // Reads are not audited.
     expect(records.some((r) => r.method.endsWith("/GetUpdateStatus"))).toBe(false);
   });
@@ -248,7 +263,7 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     const reason = (await d.api(UpdateService).getUpdateStatus({})).lastErrorReason;
     expect(reason).not.toBe("");
     await d.stop();
-    d = await startDaemon({ dataDir: d.dataDir, args: ["--rauc", rig.raucCommand, "--os-release", rig.osRelease], env: rig.env });
+    d = await startDaemon({ dataDir: d.dataDir, args: rig.daemonArgs, env: rig.env });
     expect((await d.api(UpdateService).getUpdateStatus({})).lastErrorReason).toBe(reason);
   });
 

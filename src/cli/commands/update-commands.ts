@@ -25,6 +25,7 @@ export const handlers: Record<string, Handler> = {
           s.installedTime ? timestampDate(s.installedTime).toISOString().replace(/\.\d+Z$/, "Z") : "-",
         ]),
       );
+      for (const s of res.slots) if (s.badReason) ctx.out.line(`${s.name} is bad: ${s.badReason}`);
       if (res.installRunning) ctx.out.line("an install is running");
       if (res.lastError) ctx.out.line(`last error: ${res.lastError} [${res.lastErrorReason}]`);
     });

@@ -1,6 +1,7 @@
 // Update service: the A/B slots as RAUC reports them, installing a bundle into the other slot with RAUC's
 // progress streamed, and marking slots. Every refusal is decided before RAUC writes anything (path, file,
 // signature, compatible, version, one install at a time); RAUC itself is reached only through rauc-cli.ts.
+import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -28,6 +29,8 @@ export interface UpdateServiceDeps {
   dataDir: string;
   /** os-release of the running root, whose VERSION_ID is the booted version when RAUC has none for the slot. */
   osReleasePath: string;
+  /** Where the trial guard notes why a slot's trial failed: trial-failure.<boot name>. */
+  trialFailureDir: string;
   log: Logger;
 }
 
@@ -77,8 +80,21 @@ function health(bootStatus: string): SlotHealth {
 
 const isBooted = (status: RaucStatus, s: RaucSlotStatus) => s.state === "booted" || (status.booted !== "" && s.bootname === status.booted);
 
+/** The trial guard's note of why a slot's trial failed, if there is one. */
+function badReason(trialFailureDir: string, bootname: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(bootname)) return "";
+  try {
+    return readFileSync(path.join(trialFailureDir, `trial-failure.${bootname}`), "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** The slots the API shows: RAUC's top-level ones (not children such as the boot files' slots). */
+const topLevel = (status: RaucStatus) => status.slots.filter((s) => s.parent === undefined);
+
 /** The API's view of one slot; the booted slot's version falls back to the running release's. */
-function slotOf(status: RaucStatus, s: RaucSlotStatus, runningVersion: string | undefined): SlotInit {
+function slotOf(status: RaucStatus, s: RaucSlotStatus, runningVersion: string | undefined, trialFailureDir: string): SlotInit {
   const booted = isBooted(status, s);
   const installed = s.installedAt ? new Date(s.installedAt) : undefined;
   return {
@@ -91,6 +107,7 @@ function slotOf(status: RaucStatus, s: RaucSlotStatus, runningVersion: string | 
     ...(installed && !Number.isNaN(installed.getTime()) ? { installedTime: timestampFromDate(installed) } : {}),
     installCount: s.installCount ?? 0,
     device: s.device,
+    badReason: badReason(trialFailureDir, s.bootname),
   };
 }
 
@@ -155,7 +172,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
         metadata: { compatible: info.compatible, expected: status.compatible },
       });
     }
-    const booted = status.slots.find((s) => isBooted(status, s));
+    const booted = topLevel(status).find((s) => isBooted(status, s));
     const bootedVersion = booted?.bundleVersion ?? runningReleaseVersion(deps.osReleasePath);
     if (bootedVersion && !forceDowngrade && compareVersions(info.version, bootedVersion) < 0) {
       throw new OrbitalError({
@@ -165,8 +182,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
       });
     }
     // RAUC writes the other slot of the booted one's class.
-    const cls = booted?.name.split(".")[0];
-    const target = status.slots.find((s) => s !== booted && s.name.split(".")[0] === cls && s.state !== "booted");
+    const target = topLevel(status).find((s) => s !== booted && s.class === booted?.class && s.state !== "booted");
     return { slot: target?.name ?? "", version: info.version };
   }
 
@@ -201,7 +217,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
       const runningVersion = runningReleaseVersion(deps.osReleasePath);
       const last = lastError.get();
       return {
-        slots: status.slots.map((s) => slotOf(status, s, runningVersion)),
+        slots: topLevel(status).map((s) => slotOf(status, s, runningVersion, deps.trialFailureDir)),
         lastError: last?.message ?? "",
         lastErrorReason: last?.reason ?? "",
         compatible: status.compatible,
@@ -227,20 +243,21 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
       if (req.slot === "") throw invalidField("slot", 'is required: a slot name ("rootfs.1"), its boot name ("B"), "booted" or "other"');
       if (running) throw inProgress();
       const before = await viaRauc(req.slot, () => rauc.status());
-      const booted = before.slots.find((s) => isBooted(before, s));
+      const slots = topLevel(before);
+      const booted = slots.find((s) => isBooted(before, s));
       const chosen =
         req.slot === "booted"
           ? booted
           : req.slot === "other"
-            ? before.slots.find((s) => s !== booted && s.name.split(".")[0] === booted?.name.split(".")[0])
-            : before.slots.find((s) => s.name === req.slot || s.bootname === req.slot);
+            ? slots.find((s) => s !== booted && s.class === booted?.class)
+            : slots.find((s) => s.name === req.slot || s.bootname.toLowerCase() === req.slot.toLowerCase());
       if (!chosen) throw notFound("slot", req.slot);
       const said = await viaRauc(chosen.name, () => rauc.mark(chosen.name, mark));
       log.info({ slot: chosen.name, mark, rauc: said }, "slot marked");
       const after = await viaRauc(chosen.name, () => rauc.status());
-      const slot = after.slots.find((s) => s.name === chosen.name);
+      const slot = topLevel(after).find((s) => s.name === chosen.name);
       if (!slot) throw notFound("slot", chosen.name);
-      return { slot: slotOf(after, slot, runningReleaseVersion(deps.osReleasePath)) };
+      return { slot: slotOf(after, slot, runningReleaseVersion(deps.osReleasePath), deps.trialFailureDir) };
     },
   };
 }

@@ -7,8 +7,12 @@ import { spawn } from "node:child_process";
 export interface RaucSlotStatus {
   /** "rootfs.0" */
   name: string;
-  /** Boot loader name, "A" */
+  /** Boot loader name ("a" on the image) */
   bootname: string;
+  /** Slot class ("rootfs", "boot"). */
+  class: string;
+  /** The parent slot of a child slot (boot.0 of rootfs.0); undefined for a top-level slot. */
+  parent?: string;
   device: string;
   /** RAUC's slot state: "booted", "active" or "inactive". */
   state: string;
@@ -213,6 +217,8 @@ export function parseStatus(text: string): RaucStatus {
       const s = raw as {
         device?: unknown;
         bootname?: unknown;
+        class?: unknown;
+        parent?: unknown;
         state?: unknown;
         boot_status?: unknown;
         slot_status?: { bundle?: { version?: unknown; compatible?: unknown }; installed?: { timestamp?: unknown; count?: unknown } };
@@ -221,6 +227,8 @@ export function parseStatus(text: string): RaucStatus {
       slots.push({
         name,
         bootname: stringOr(s.bootname),
+        class: stringOr(s.class),
+        ...(typeof s.parent === "string" && s.parent !== "" ? { parent: s.parent } : {}),
         device: stringOr(s.device),
         state: stringOr(s.state),
         bootStatus: stringOr(s.boot_status),
