@@ -2,7 +2,7 @@
 // --output-format=json`, `rauc info --output-format=json BUNDLE`, `rauc install BUNDLE` (its progress lines)
 // and `rauc status mark-good|mark-bad|mark-active SLOT`. It turns RAUC's output into typed results and its
 // failures into RaucFailure kinds; what those mean to the API (reasons, refusals) is the update service's.
-import { spawn } from "node:child_process";
+import { runCommand, type CommandResult } from "../run-command.js";
 
 export interface RaucSlotStatus {
   /** "rootfs.0" */
@@ -77,12 +77,6 @@ export interface RaucCliOptions {
   installTimeoutMs?: number;
 }
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** RAUC's diagnostic lines ("rauc-Message: ...: Using central status file ...") that say nothing of a failure. */
 const CHATTER = /^(rauc-Message|\(rauc:\d+\): rauc-WARNING)|^\s*$/;
 
@@ -90,13 +84,13 @@ const PROGRESS_LINE = /^\s*(\d{1,3})% (.*)$/;
 const LAST_ERROR_LINE = /^LastError: (.*)$/m;
 
 /** The lines of RAUC's stderr that explain a failure, joined. */
-function failureText(r: RunResult): string {
+function failureText(r: CommandResult): string {
   const lines = `${r.stderr}\n${r.stdout}`.split("\n").filter((l) => !CHATTER.test(l) && !/^[0-9A-F]+:error:/.test(l));
   return lines.join("; ").trim() || `rauc exited with ${r.code}`;
 }
 
 /** Classifies a failed rauc run by what RAUC said. */
-function classify(r: RunResult): RaucFailure {
+function classify(r: CommandResult): RaucFailure {
   const text = failureText(r);
   const all = `${r.stderr}\n${r.stdout}`;
   if (r.code === null) return new RaucFailure("unavailable", text);
@@ -161,40 +155,8 @@ export class RaucCli {
   }
 
   /** Runs rauc; `onLine` sees each stdout line as it comes. A spawn failure or a timeout is code null. */
-  private run(args: string[], timeoutMs: number, onLine?: (line: string) => void): Promise<RunResult> {
-    return new Promise((resolve) => {
-      const child = spawn(this.command, args, { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      let pending = "";
-      let settled = false;
-      const settle = (r: RunResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(r);
-      };
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        settle({ code: null, stdout, stderr: `rauc ${args[0]} timed out after ${timeoutMs} ms` });
-      }, timeoutMs);
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        stdout += d;
-        if (!onLine) return;
-        pending += d;
-        let nl: number;
-        while ((nl = pending.indexOf("\n")) >= 0) {
-          onLine(pending.slice(0, nl));
-          pending = pending.slice(nl + 1);
-        }
-      });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      child.on("error", (e) => settle({ code: null, stdout, stderr: `cannot run ${this.command}: ${e.message}` }));
-      child.on("close", (code) => {
-        if (pending && onLine) onLine(pending);
-        settle({ code, stdout, stderr });
-      });
-    });
+  private run(args: string[], timeoutMs: number, onLine?: (line: string) => void): Promise<CommandResult> {
+    return runCommand(this.command, args, { timeoutMs, name: `rauc ${args[0]}`, ...(onLine ? { onStdoutLine: onLine } : {}) });
   }
 }
 
