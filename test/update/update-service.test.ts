@@ -170,7 +170,10 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     const e = await failure(install(good.path));
     expect(e.reason).toBe("OPERATION_IN_PROGRESS");
     expect(e.metadata.operationId).toMatch(/^install-\d+$/);
-    expect((await api.getUpdateStatus({})).installRunning).toBe(true);
+    // RAUC answers no status while it installs: the daemon serves what it said just before, flagged.
+    const during = await api.getUpdateStatus({});
+    expect(during.installRunning).toBe(true);
+    expect(during.slots).toHaveLength(2);
     let last: InstallUpdateResponse | undefined;
     for (let r = await first.next(); !r.done; r = await first.next()) last = r.value;
     expect(last).toMatchObject({ done: true, version: "1.4.0", slot: "rootfs.1" });
@@ -179,13 +182,28 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     expect((await api.getUpdateStatus({})).lastError).toBe("");
   });
 
+  it("finishes an install whose caller went away, and holds off others until then", async () => {
+    const big = rig.bundle({ version: "1.4.1", payload: Buffer.alloc(14 << 20, 0x22) });
+    const api = d.api(UpdateService);
+    const stream = api.installUpdate({ bundlePath: big.path })[Symbol.asyncIterator]();
+    expect((await stream.next()).value).toMatchObject({ stage: InstallStage.CHECKING });
+    await stream.return?.(undefined);
+    expect((await failure(install(good.path))).reason).toBe("OPERATION_IN_PROGRESS");
+    // Status stays answerable during the install (RAUC itself refuses it then).
+    const deadline = Date.now() + 60_000;
+    while ((await api.getUpdateStatus({})).installRunning && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const slots = await byName();
+    expect(slots["rootfs.1"]).toMatchObject({ version: "1.4.1", primary: true });
+    expect(rig.slotBytes(1, 1 << 20).every((b) => b === 0x22)).toBe(true);
+  });
+
   it("installs an older bundle only with force_downgrade", async () => {
     const old = rig.bundle({ version: "1.1.0" });
     await expectRefused(old.path, "BUNDLE_DOWNGRADE", { version: "1.1.0" });
     const progress = await install(old.path, true);
     expect(progress.at(-1)).toMatchObject({ done: true, version: "1.1.0", slot: "rootfs.1" });
     expect(rig.slotBytes(1, old.payload.length).equals(old.payload)).toBe(true);
-    expect((await byName())["rootfs.1"]).toMatchObject({ version: "1.1.0", installCount: 3 });
+    expect((await byName())["rootfs.1"]).toMatchObject({ version: "1.1.0", installCount: 4 });
   });
 
   it("marks slots bad, good and active, by name, boot name, booted and other", async () => {
@@ -252,7 +270,8 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     for (const reason of ["NOT_FOUND", "BUNDLE_INVALID", "SIGNATURE_INVALID", "BUNDLE_INCOMPATIBLE", "BUNDLE_DOWNGRADE", "OPERATION_IN_PROGRESS", ...(verityInstalled ? [] : ["UPDATE_INSTALL_FAILED"])]) {
       expect(installs.some((r) => r.reason === reason), reason).toBe(true);
     }
-    expect(installs.filter((r) => r.code === "OK").length).toBe(verityInstalled ? 4 : 3);
+    // good, the big one, the one whose caller went away (it ran to its end), the forced downgrade.
+    expect(installs.filter((r) => r.code === "OK").length).toBe(verityInstalled ? 5 : 4);
     expect(installs).toContainEqual(expect.objectContaining({ principal: "upd-operator", code: "PERMISSION_DENIED", reason: "CAPABILITY_MISSING" }));
     expect(records.filter((r) => r.method.endsWith("/MarkSlot") && r.code === "OK")).toHaveLength(6);
     // Reads are not audited.

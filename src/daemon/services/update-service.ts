@@ -47,6 +47,12 @@ function raucError(f: RaucFailure, subject: string): OrbitalError {
   switch (f.kind) {
     case "unavailable":
       return new OrbitalError({ reason: ErrorReason.UPDATE_ENGINE_UNAVAILABLE, message: `the update engine (RAUC) is unavailable: ${f.detail}`, metadata: { detail: f.detail } });
+    case "busy":
+      return new OrbitalError({
+        reason: ErrorReason.OPERATION_IN_PROGRESS,
+        message: `RAUC is busy with another operation (an install started outside orbitald?): ${f.detail}`,
+        metadata: { operationId: "rauc" },
+      });
     case "not-found":
       return notFound("bundle", subject);
     case "no-slot":
@@ -143,8 +149,11 @@ class ProgressQueue {
 export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof UpdateService> {
   const { rauc, log } = deps;
   const lastError = new LastInstallError(deps.dataDir, log);
-  /** The install running, if any: one at a time, whether or not its caller still listens. */
-  let running: { id: string; path: string } | undefined;
+  /**
+   * The install running, if any: one at a time, whether or not its caller still listens. RAUC answers no
+   * status while it installs, so `status` is what it said just before: GetUpdateStatus serves that meanwhile.
+   */
+  let running: { id: string; path: string; status?: RaucStatus } | undefined;
   let installs = 0;
 
   const inProgress = () =>
@@ -164,6 +173,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
       throw new OrbitalError({ reason: ErrorReason.BUNDLE_INVALID, message: `${bundlePath} is not a regular file`, metadata: { path: bundlePath, detail: "not a regular file" } });
     }
     const status = await viaRauc(bundlePath, () => rauc.status());
+    if (running) running.status = status;
     const info = await viaRauc(bundlePath, () => rauc.info(bundlePath));
     if (info.compatible !== status.compatible) {
       throw new OrbitalError({
@@ -213,7 +223,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
 
   return {
     async getUpdateStatus() {
-      const status = await viaRauc("status", () => rauc.status());
+      const status = running?.status ?? (await viaRauc("status", () => rauc.status()));
       const runningVersion = runningReleaseVersion(deps.osReleasePath);
       const last = lastError.get();
       return {

@@ -108,6 +108,11 @@ describe("RaucCli on RAUC's recorded answers", () => {
     expect((await failureOf(fake("", "rauc mark: No slot with class rootfs and name rootfs.9 found\n", 1).mark("rootfs.9", "bad"))).kind).toBe("no-slot");
   });
 
+  it("status while RAUC installs: busy, not unavailable", async () => {
+    const stderr = 'Error retrieving slot status via D-Bus: error calling D-Bus method "GetSlotStatus": already processing a different method\n';
+    expect((await failureOf(fake("", stderr, 1).status())).kind).toBe("busy");
+  });
+
   it("a rauc that cannot be run is unavailable", async () => {
     const f = await failureOf(new RaucCli({ command: path.join(dir, "none") }).status());
     expect(f.kind).toBe("unavailable");

@@ -51,11 +51,11 @@ export type RaucMark = "good" | "bad" | "active";
 
 /**
  * Why RAUC could not do what was asked: "unavailable" (rauc cannot be run, its D-Bus service does not
- * answer), "not-found" (no such bundle file), "not-a-bundle", "untrusted" (signer not in the keyring),
+ * answer), "busy" (RAUC's service is running another method, e.g. an install), "not-found" (no such bundle file), "not-a-bundle", "untrusted" (signer not in the keyring),
  * "tampered" (content does not match the signature), "no-slot" (mark: no such slot), "failed" (RAUC
  * accepted the request and failed it, e.g. the install's mount or write).
  */
-export type RaucFailureKind = "unavailable" | "not-found" | "not-a-bundle" | "untrusted" | "tampered" | "no-slot" | "failed";
+export type RaucFailureKind = "unavailable" | "busy" | "not-found" | "not-a-bundle" | "untrusted" | "tampered" | "no-slot" | "failed";
 
 export class RaucFailure extends Error {
   constructor(
@@ -94,6 +94,8 @@ function classify(r: CommandResult): RaucFailure {
   const text = failureText(r);
   const all = `${r.stderr}\n${r.stdout}`;
   if (r.code === null) return new RaucFailure("unavailable", text);
+  // RAUC's service runs one method at a time: an install (by anyone) holds off status, marks and installs.
+  if (/already processing a different method/.test(all)) return new RaucFailure("busy", text);
   if (/D-Bus|error creating proxy|Could not connect|GDBus/i.test(all)) return new RaucFailure("unavailable", text);
   if (/^No such file: /m.test(all)) return new RaucFailure("not-found", text);
   // A certificate problem is the signer; a CMS content verification failure is the content.
@@ -142,7 +144,7 @@ export class RaucCli {
     if (lastError) {
       // RAUC's own verdict on an install it ran; a refused bundle still says what was wrong with it.
       const f = classify({ ...r, stderr: lastError, stdout: "" });
-      throw f.kind === "unavailable" || f.kind === "not-found" ? new RaucFailure("failed", lastError) : new RaucFailure(f.kind, lastError);
+      throw f.kind === "unavailable" || f.kind === "not-found" || f.kind === "busy" ? new RaucFailure("failed", lastError) : new RaucFailure(f.kind, lastError);
     }
     throw classify(r);
   }
