@@ -125,7 +125,7 @@ function checkBundlePath(p: string): string {
   return p;
 }
 
-/** A bounded-free queue between RAUC's progress callback and the response stream. */
+/** The progress messages between RAUC's callback and the response stream (a few dozen per install: unbounded). */
 class ProgressQueue {
   private items: Progress[] = [];
   private wake: (() => void) | undefined;
