@@ -22,6 +22,8 @@ const VIEWER_UID = 3302;
 
 let rig: RaucRig;
 let d: RunningDaemon;
+/** Temp dirs of daemons replaced by a restart. */
+const leftovers: string[] = [];
 
 async function failure(p: Promise<unknown>): Promise<OrbitalError> {
   const r = await p.then(
@@ -68,6 +70,7 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
   }, 60_000);
   afterAll(async () => {
     await d?.cleanup();
+    for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
     await rig?.stop();
   });
 
@@ -281,8 +284,11 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
   it("keeps the last install error across a daemon restart", async () => {
     const reason = (await d.api(UpdateService).getUpdateStatus({})).lastErrorReason;
     expect(reason).not.toBe("");
-    await d.stop();
-    d = await startDaemon({ dataDir: d.dataDir, args: rig.daemonArgs, env: rig.env });
+    const first = d;
+    await first.stop();
+    d = await startDaemon({ dataDir: first.dataDir, args: rig.daemonArgs, env: rig.env });
+    // The first daemon's dir holds the data dir the second one uses: removed at the end.
+    leftovers.push(first.dir);
     expect((await d.api(UpdateService).getUpdateStatus({})).lastErrorReason).toBe(reason);
   });
 
