@@ -4,7 +4,8 @@
 // one, a second install while one runs) refused with its structured reason and nothing written to any slot
 // (slot bytes, boot loader state and RAUC's status file compared before and after); a good install streams
 // RAUC's stages and percent and writes the other slot; force_downgrade; marks; update.write enforced
-// (operator refused); every mutation in the audit log; RAUC unreachable is UPDATE_ENGINE_UNAVAILABLE.
+// (operator refused); every mutation in the audit log; the same over REST; RAUC unreachable is
+// UPDATE_ENGINE_UNAVAILABLE.
 // Host note: this kernel has no device-mapper, so RAUC cannot mount verity bundles here; the install path is
 // tested with plain bundles (the image uses verity), and the verity case checks which of the two it met.
 // Topology: no network; one RaucRig and one daemon (sim data plane) for the file, run in order.
@@ -15,6 +16,7 @@ import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { InstallStage, SlotHealth, SlotMark, UpdateService, type InstallUpdateResponse } from "../../src/gen/orbital/update/v1/update_pb.js";
 import { OrbitalError } from "../../src/common/errors.js";
 import { callAs, startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { enableRest, mintToken, rest, statusParts } from "../support/rest.js";
 import { canRunRauc, RaucRig, TEST_COMPATIBLE, type Bundle } from "../support/rauc.js";
 
 const OPERATOR_UID = 3301;
@@ -290,6 +292,30 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     // The first daemon's dir holds the data dir the second one uses: removed at the end.
     leftovers.push(first.dir);
     expect((await d.api(UpdateService).getUpdateStatus({})).lastErrorReason).toBe(reason);
+  });
+
+  it("serves the same over REST: status, an install as NDJSON progress, refusals as google.rpc.Status", async () => {
+    const { base } = await enableRest(d);
+    const token = (await mintToken(d, "upd-admin", "admin")).secret;
+    const status = await rest(base, { method: "GET", path: "/v1/update/status", token });
+    expect(status.status).toBe(200);
+    expect((status.json as { slots: unknown[] }).slots).toHaveLength(2);
+    // Refused before the first progress message: an HTTP status.
+    const missing = await rest(base, { method: "POST", path: "/v1/update:install", token, body: JSON.stringify({ bundlePath: path.join(rig.dir, "gone.raucb") }) });
+    expect(missing.status).toBe(404);
+    expect(statusParts(missing.json)).toMatchObject({ reason: "NOT_FOUND", metadata: { resourceType: "bundle" } });
+    const b = rig.bundle({ version: "1.7.0" });
+    const ok = await rest(base, { method: "POST", path: "/v1/update:install", token, body: JSON.stringify({ bundlePath: b.path }) });
+    expect(ok.status).toBe(200);
+    const lines = ok.text.trim().split("\n").map((l) => JSON.parse(l) as { result?: Record<string, unknown>; error?: unknown });
+    expect(lines.at(-1)?.result).toMatchObject({ done: true, slot: "rootfs.1", version: "1.7.0", stage: "INSTALL_STAGE_DONE" });
+    // Refused after it (RAUC's checks): a last {"error"} line.
+    const old = rig.bundle({ version: "0.9.0" });
+    const before = rig.snapshot();
+    const refused = await rest(base, { method: "POST", path: "/v1/update:install", token, body: JSON.stringify({ bundlePath: old.path }) });
+    const last = JSON.parse(refused.text.trim().split("\n").at(-1)!) as { error?: unknown };
+    expect(statusParts(last.error)).toMatchObject({ reason: "BUNDLE_DOWNGRADE", metadata: { version: "0.9.0" } });
+    expect(rig.snapshot()).toEqual(before);
   });
 
   it("answers UPDATE_ENGINE_UNAVAILABLE when RAUC cannot be reached, and keeps serving", async () => {

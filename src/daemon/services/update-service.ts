@@ -1,8 +1,7 @@
 // Update service: the A/B slots as RAUC reports them, installing a bundle into the other slot with RAUC's
 // progress streamed, and marking slots. Every refusal is decided before RAUC writes anything (path, file,
 // signature, compatible, version, one install at a time); RAUC itself is reached only through rauc-cli.ts.
-import { readFileSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -163,15 +162,26 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
       metadata: { operationId: running!.id },
     });
 
-  /** The checks that refuse a bundle before RAUC writes anything; returns the target slot and the bundle's version. */
-  async function admit(bundlePath: string, forceDowngrade: boolean): Promise<{ slot: string; version: string }> {
-    const st = await stat(bundlePath).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT" || e.code === "ENOTDIR") throw notFound("bundle", bundlePath);
+  /**
+   * The bundle is a regular file. Checked synchronously (one stat) before the first progress message, so that
+   * REST answers a missing file with its HTTP status rather than an error line after a 200.
+   */
+  function checkFile(bundlePath: string): void {
+    let st;
+    try {
+      st = statSync(bundlePath);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") throw notFound("bundle", bundlePath);
       throw e;
-    });
+    }
     if (!st.isFile()) {
       throw new OrbitalError({ reason: ErrorReason.BUNDLE_INVALID, message: `${bundlePath} is not a regular file`, metadata: { path: bundlePath, detail: "not a regular file" } });
     }
+  }
+
+  /** RAUC's checks that refuse a bundle before it writes anything; returns the target slot and the bundle's version. */
+  async function admit(bundlePath: string, forceDowngrade: boolean): Promise<{ slot: string; version: string }> {
     const status = await viaRauc(bundlePath, () => rauc.status());
     if (running) running.status = status;
     const info = await viaRauc(bundlePath, () => rauc.info(bundlePath));
@@ -199,6 +209,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
   /** The whole install: admission, then RAUC with its progress pushed to `queue`. The last error follows its outcome. */
   async function install(bundlePath: string, forceDowngrade: boolean, queue: ProgressQueue): Promise<void> {
     try {
+      checkFile(bundlePath);
       queue.push({ percent: 0, message: `Checking ${bundlePath}`, stage: InstallStage.CHECKING });
       const { slot, version } = await admit(bundlePath, forceDowngrade);
       let stage = InstallStage.CHECKING;
