@@ -647,16 +647,26 @@ const update: CommandSpec = {
   summary: "A/B system updates",
   children: [
     { name: "status", summary: "the A/B slots and which one boots next", handler: "update.status", examples: ["orbctl update status"] },
-    { name: "install", summary: "install an update bundle into the other slot", handler: "update.install", args: [bundleArg], examples: ["orbctl update install /data/orbital-0.2.0.raucb"] },
+    {
+      name: "install",
+      summary: "install a signed update bundle into the other slot, showing progress",
+      description:
+        "Checks the bundle (signature, board, version) before anything is written, then RAUC writes the slot that is not booted and makes it boot next; the running slot is never touched. A progress bar on a terminal, RAUC's progress lines otherwise, then a summary. A bundle older than the booted slot is refused unless --force-downgrade is given.",
+      handler: "update.install",
+      args: [{ name: "FILE", help: "the bundle (.raucb) on the box, e.g. under /data; a relative path is taken from the current directory", complete: "files" }],
+      flags: [{ name: "force-downgrade", help: "install even when the bundle is older than the booted slot" }],
+      examples: ["orbctl update install /data/orbital-0.2.0.raucb", "orbctl update install --force-downgrade /data/orbital-0.1.0.raucb  # go back to an older release"],
+    },
     {
       name: "mark",
       summary: "mark a slot good, bad or active",
+      description: "good: keep booting it; bad: the boot loader will not boot it; active: boot it next.",
       handler: "update.mark",
       args: [
-        { name: "SLOT", help: "rootfs.0, rootfs.1, booted or other", choices: ["rootfs.0", "rootfs.1", "booted", "other"] },
+        { name: "SLOT", help: "rootfs.0, rootfs.1 (or their boot names a, b), booted or other", choices: ["rootfs.0", "rootfs.1", "a", "b", "booted", "other"] },
         { name: "MARK", help: "good, bad or active (boot it next)", choices: ["good", "bad", "active"] },
       ],
-      examples: ["orbctl update mark booted good"],
+      examples: ["orbctl update mark booted good", "orbctl update mark other active  # boot the other slot next"],
     },
   ],
 };

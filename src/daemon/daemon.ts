@@ -14,6 +14,7 @@ import { InterfaceService } from "../gen/orbital/interface/v1/interface_pb.js";
 import { RoutingService } from "../gen/orbital/routing/v1/routing_pb.js";
 import { HealthStatus, SystemService } from "../gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../gen/orbital/user/v1/user_pb.js";
+import { UpdateService } from "../gen/orbital/update/v1/update_pb.js";
 import { apiServices } from "../common/api-services.js";
 import type { Logger } from "../common/logger.js";
 import { Metrics } from "../common/metrics.js";
@@ -36,6 +37,8 @@ import { notImplementedService } from "./services/not-implemented.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { systemService } from "./services/system-service.js";
 import { userService } from "./services/user-service.js";
+import { updateService } from "./services/update-service.js";
+import { RaucCli } from "./update/rauc-cli.js";
 import { ConfigEngine } from "./config/config-engine.js";
 import { createDataplane } from "./dataplane/create-dataplane.js";
 import { AuditLog } from "./store/audit-log.js";
@@ -179,6 +182,7 @@ export class Daemon {
       [InterfaceService, interfaceService(engine, reads) as unknown as AnyServiceImpl],
       [RoutingService, routingService(engine, reads, backendHealth, routeSets) as unknown as AnyServiceImpl],
       [FirewallService, firewallService(engine, reads) as unknown as AnyServiceImpl],
+      [UpdateService, updateService({ rauc: new RaucCli({ command: opts.raucCommand }), dataDir: opts.dataDir, osReleasePath: opts.osRelease, trialFailureDir: opts.trialFailureDir, log }) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
       const impl = implemented.get(service);

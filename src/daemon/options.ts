@@ -10,6 +10,12 @@ export interface DaemonOptions {
   logLevel: string;
   /** How long SIGTERM waits for calls in flight before cancelling them. */
   drainMs: number;
+  /** The rauc command the update service runs. */
+  raucCommand: string;
+  /** os-release of the running root (its VERSION_ID is the booted version when RAUC has none). */
+  osRelease: string;
+  /** Where the trial guard notes why a slot's trial failed (trial-failure.<boot name>). */
+  trialFailureDir: string;
 }
 
 export const usage = `usage: orbitald [options]
@@ -21,6 +27,11 @@ export const usage = `usage: orbitald [options]
                       sim is for unit tests only)
   --log-level LEVEL   trace, debug, info, warn, error (env ORBITAL_LOG_LEVEL, default info)
   --drain-ms MS       on SIGTERM, wait this long for calls in flight (default 10000)
+  --rauc COMMAND      the rauc executable the update service runs (env ORBITAL_RAUC, default rauc)
+  --os-release FILE   the running release's os-release, for the downgrade check (env
+                      ORBITAL_OS_RELEASE, default /etc/os-release)
+  --trial-failure-dir DIR  where the trial guard notes why a slot's trial failed
+                      (env ORBITAL_TRIAL_FAILURE_DIR, default /data/rauc)
   -h, --help          show this help
 
 Sockets passed by init (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES with names "api" and "rest") take
@@ -39,6 +50,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DaemonOpti
         dataplane: { type: "string" },
         "log-level": { type: "string" },
         "drain-ms": { type: "string" },
+        rauc: { type: "string" },
+        "os-release": { type: "string" },
+        "trial-failure-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -60,5 +74,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DaemonOpti
     dataplane,
     logLevel,
     drainMs,
+    raucCommand: values.rauc ?? env.ORBITAL_RAUC ?? "rauc",
+    osRelease: values["os-release"] ?? env.ORBITAL_OS_RELEASE ?? "/etc/os-release",
+    trialFailureDir: values["trial-failure-dir"] ?? env.ORBITAL_TRIAL_FAILURE_DIR ?? "/data/rauc",
   };
 }

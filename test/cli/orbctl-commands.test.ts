@@ -2,7 +2,7 @@
 // whoami and `call`: tables for people, canonical proto3 JSON with -o json, errors on stderr as
 // "error: <message> [<REASON>] trace=<id>" plus one line per field violation, and every documented exit
 // status (2 usage, 3 unavailable, 4 permission denied, 5 not found, 6 invalid, 7 conflict); services the
-// daemon does not implement yet fail cleanly; help and the generated bash completion work.
+// daemon does not implement yet, and an update engine it cannot reach, fail cleanly; help and the generated bash completion work.
 // Topology: one daemon (sim data plane); orbctl as child processes, as root and as other uids.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -352,10 +352,18 @@ describe("errors and exit statuses", () => {
   });
 
   it("1: other failures, such as a service the daemon does not implement yet", async () => {
-    for (const args of [["package", "list"], ["package", "install", "/data/x.oap"], ["update", "status"], ["update", "mark", "booted", "good"]]) {
+    for (const args of [["package", "list"], ["package", "install", "/data/x.oap"]]) {
       const r = await run(args);
       expect(r.code, args.join(" ")).toBe(1);
       expect(r.stderr, args.join(" ")).toMatch(/^error: orbital\.\w+\.v1\.\w+Service is not implemented in this build \[SERVICE_NOT_IMPLEMENTED\] trace=[0-9a-f]{32}\n$/);
+    }
+  });
+
+  it("3: the update engine unreachable (this daemon has no RAUC service to talk to)", async () => {
+    for (const args of [["update", "status"], ["update", "mark", "booted", "good"]]) {
+      const r = await run(args);
+      expect(r.code, args.join(" ")).toBe(3);
+      expect(r.stderr, args.join(" ")).toMatch(/^error: the update engine \(RAUC\) is unavailable: .* \[UPDATE_ENGINE_UNAVAILABLE\] trace=[0-9a-f]{32}\n$/);
     }
   });
 

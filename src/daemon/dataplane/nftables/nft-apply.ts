@@ -5,11 +5,11 @@
 // transaction is replayed in check mode (`nft -c -j -f -`: nft sends the batch and the kernel validates it,
 // then aborts it) restricted to the table, its chains and the first k items (sets, then rules in evaluation
 // order); a bisection on k finds the first item whose addition makes the check fail: log2(n) + 2 runs.
-import { spawn } from "node:child_process";
 import { mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Configuration } from "../../../gen/orbital/config/v1/configuration_pb.js";
+import { runCommand, type CommandResult } from "../../run-command.js";
 import { BackendFault, DataplaneError } from "../dataplane.js";
 import {
   compileFirewall,
@@ -42,12 +42,8 @@ export interface NftOptions {
   timeoutMs?: number;
 }
 
-export interface NftResult {
-  /** Exit code; null when nft could not be started or was killed. */
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** What an nft run printed; code null when nft could not be started or was killed. */
+export type NftResult = CommandResult;
 
 /**
  * Runs nft with `args`, `input` on its stdin. Never throws: a spawn failure is a result too.
@@ -67,36 +63,13 @@ export async function runNft(args: readonly string[], input: string | undefined,
       await writeFile(path, input, { mode: 0o600 });
       file = await open(path, "r");
     }
-    return await run(cmd, argv, file?.fd, options.timeoutMs ?? READ_TIMEOUT_MS);
+    return await runCommand(cmd, argv, { ...(file ? { stdin: file.fd } : {}), timeoutMs: options.timeoutMs ?? READ_TIMEOUT_MS, name: "nft" });
   } catch (e) {
     return { code: null, stdout: "", stderr: `Error: cannot run ${cmd}: ${(e as Error).message}` };
   } finally {
     await file?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
-}
-
-function run(cmd: string, argv: string[], stdin: number | undefined, timeoutMs: number): Promise<NftResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { stdio: [stdin ?? "ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let settled = false;
-    const finish = (r: NftResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(r);
-    };
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      finish({ code: null, stdout: "", stderr: `Error: nft timed out after ${timeoutMs} ms` });
-    }, timeoutMs);
-    child.stdout!.on("data", (b: Buffer) => out.push(b));
-    child.stderr!.on("data", (b: Buffer) => err.push(b));
-    child.on("error", (e: NodeJS.ErrnoException) => finish({ code: null, stdout: "", stderr: `Error: cannot run ${cmd}: ${e.message}` }));
-    child.on("close", (code) => finish({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
 }
 
 const READ_TIMEOUT_MS = 10_000;

@@ -9,6 +9,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_orbital_api_v1_capability } from "../../api/v1/capability_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/update/v1/update.proto.
  */
 export const file_orbital_update_v1_update: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vcmJpdGFsL3VwZGF0ZS92MS91cGRhdGUucHJvdG8SEW9yYml0YWwudXBkYXRlLnYxIogBCgRTbG90EgwKBG5hbWUYASABKAkSEQoJYm9vdF9uYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSLQoGaGVhbHRoGAQgASgOMh0ub3JiaXRhbC51cGRhdGUudjEuU2xvdEhlYWx0aBIOCgZib290ZWQYBSABKAgSDwoHcHJpbWFyeRgGIAEoCCIYChZHZXRVcGRhdGVTdGF0dXNSZXF1ZXN0IlUKF0dldFVwZGF0ZVN0YXR1c1Jlc3BvbnNlEiYKBXNsb3RzGAEgAygLMhcub3JiaXRhbC51cGRhdGUudjEuU2xvdBISCgpsYXN0X2Vycm9yGAIgASgJIjAKFEluc3RhbGxVcGRhdGVSZXF1ZXN0EhgKC2J1bmRsZV9wYXRoGAEgASgJQgPgQQIiVQoVSW5zdGFsbFVwZGF0ZVJlc3BvbnNlEg8KB3BlcmNlbnQYASABKA0SDwoHbWVzc2FnZRgCIAEoCRIMCgRkb25lGAMgASgIEgwKBHNsb3QYBCABKAkiVAoPTWFya1Nsb3RSZXF1ZXN0EhEKBHNsb3QYASABKAlCA+BBAhIuCgRtYXJrGAIgASgOMhsub3JiaXRhbC51cGRhdGUudjEuU2xvdE1hcmtCA+BBAiI5ChBNYXJrU2xvdFJlc3BvbnNlEiUKBHNsb3QYASABKAsyFy5vcmJpdGFsLnVwZGF0ZS52MS5TbG90KlQKClNsb3RIZWFsdGgSGwoXU0xPVF9IRUFMVEhfVU5TUEVDSUZJRUQQABIUChBTTE9UX0hFQUxUSF9HT09EEAESEwoPU0xPVF9IRUFMVEhfQkFEEAIqYgoIU2xvdE1hcmsSGQoVU0xPVF9NQVJLX1VOU1BFQ0lGSUVEEAASEgoOU0xPVF9NQVJLX0dPT0QQARIRCg1TTE9UX01BUktfQkFEEAISFAoQU0xPVF9NQVJLX0FDVElWRRADMqYDCg1VcGRhdGVTZXJ2aWNlEocBCg9HZXRVcGRhdGVTdGF0dXMSKS5vcmJpdGFsLnVwZGF0ZS52MS5HZXRVcGRhdGVTdGF0dXNSZXF1ZXN0Gioub3JiaXRhbC51cGRhdGUudjEuR2V0VXBkYXRlU3RhdHVzUmVzcG9uc2UiHdDzGBCC0+STAhMSES92MS91cGRhdGUvc3RhdHVzEocBCg1JbnN0YWxsVXBkYXRlEicub3JiaXRhbC51cGRhdGUudjEuSW5zdGFsbFVwZGF0ZVJlcXVlc3QaKC5vcmJpdGFsLnVwZGF0ZS52MS5JbnN0YWxsVXBkYXRlUmVzcG9uc2UiIdDzGBGC0+STAhc6ASoiEi92MS91cGRhdGU6aW5zdGFsbDABEoABCghNYXJrU2xvdBIiLm9yYml0YWwudXBkYXRlLnYxLk1hcmtTbG90UmVxdWVzdBojLm9yYml0YWwudXBkYXRlLnYxLk1hcmtTbG90UmVzcG9uc2UiK9DzGBGC0+STAiE6ASoiHC92MS91cGRhdGUvc2xvdHMve3Nsb3R9Om1hcmtiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_orbital_api_v1_capability]);
+  fileDesc("Ch5vcmJpdGFsL3VwZGF0ZS92MS91cGRhdGUucHJvdG8SEW9yYml0YWwudXBkYXRlLnYxIvcBCgRTbG90EgwKBG5hbWUYASABKAkSEQoJYm9vdF9uYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSLQoGaGVhbHRoGAQgASgOMh0ub3JiaXRhbC51cGRhdGUudjEuU2xvdEhlYWx0aBIOCgZib290ZWQYBSABKAgSDwoHcHJpbWFyeRgGIAEoCBIyCg5pbnN0YWxsZWRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaW5zdGFsbF9jb3VudBgIIAEoDRIOCgZkZXZpY2UYCSABKAkSEgoKYmFkX3JlYXNvbhgKIAEoCSIYChZHZXRVcGRhdGVTdGF0dXNSZXF1ZXN0Ip0BChdHZXRVcGRhdGVTdGF0dXNSZXNwb25zZRImCgVzbG90cxgBIAMoCzIXLm9yYml0YWwudXBkYXRlLnYxLlNsb3QSEgoKbGFzdF9lcnJvchgCIAEoCRIZChFsYXN0X2Vycm9yX3JlYXNvbhgDIAEoCRISCgpjb21wYXRpYmxlGAQgASgJEhcKD2luc3RhbGxfcnVubmluZxgFIAEoCCJJChRJbnN0YWxsVXBkYXRlUmVxdWVzdBIYCgtidW5kbGVfcGF0aBgBIAEoCUID4EECEhcKD2ZvcmNlX2Rvd25ncmFkZRgCIAEoCCKWAQoVSW5zdGFsbFVwZGF0ZVJlc3BvbnNlEg8KB3BlcmNlbnQYASABKA0SDwoHbWVzc2FnZRgCIAEoCRIMCgRkb25lGAMgASgIEgwKBHNsb3QYBCABKAkSLgoFc3RhZ2UYBSABKA4yHy5vcmJpdGFsLnVwZGF0ZS52MS5JbnN0YWxsU3RhZ2USDwoHdmVyc2lvbhgGIAEoCSJUCg9NYXJrU2xvdFJlcXVlc3QSEQoEc2xvdBgBIAEoCUID4EECEi4KBG1hcmsYAiABKA4yGy5vcmJpdGFsLnVwZGF0ZS52MS5TbG90TWFya0ID4EECIjkKEE1hcmtTbG90UmVzcG9uc2USJQoEc2xvdBgBIAEoCzIXLm9yYml0YWwudXBkYXRlLnYxLlNsb3QqVAoKU2xvdEhlYWx0aBIbChdTTE9UX0hFQUxUSF9VTlNQRUNJRklFRBAAEhQKEFNMT1RfSEVBTFRIX0dPT0QQARITCg9TTE9UX0hFQUxUSF9CQUQQAip8CgxJbnN0YWxsU3RhZ2USHQoZSU5TVEFMTF9TVEFHRV9VTlNQRUNJRklFRBAAEhoKFklOU1RBTExfU1RBR0VfQ0hFQ0tJTkcQARIZChVJTlNUQUxMX1NUQUdFX1dSSVRJTkcQAhIWChJJTlNUQUxMX1NUQUdFX0RPTkUQAypiCghTbG90TWFyaxIZChVTTE9UX01BUktfVU5TUEVDSUZJRUQQABISCg5TTE9UX01BUktfR09PRBABEhEKDVNMT1RfTUFSS19CQUQQAhIUChBTTE9UX01BUktfQUNUSVZFEAMypgMKDVVwZGF0ZVNlcnZpY2UShwEKD0dldFVwZGF0ZVN0YXR1cxIpLm9yYml0YWwudXBkYXRlLnYxLkdldFVwZGF0ZVN0YXR1c1JlcXVlc3QaKi5vcmJpdGFsLnVwZGF0ZS52MS5HZXRVcGRhdGVTdGF0dXNSZXNwb25zZSId0PMYEILT5JMCExIRL3YxL3VwZGF0ZS9zdGF0dXMShwEKDUluc3RhbGxVcGRhdGUSJy5vcmJpdGFsLnVwZGF0ZS52MS5JbnN0YWxsVXBkYXRlUmVxdWVzdBooLm9yYml0YWwudXBkYXRlLnYxLkluc3RhbGxVcGRhdGVSZXNwb25zZSIh0PMYEYLT5JMCFzoBKiISL3YxL3VwZGF0ZTppbnN0YWxsMAESgAEKCE1hcmtTbG90EiIub3JiaXRhbC51cGRhdGUudjEuTWFya1Nsb3RSZXF1ZXN0GiMub3JiaXRhbC51cGRhdGUudjEuTWFya1Nsb3RSZXNwb25zZSIr0PMYEYLT5JMCIToBKiIcL3YxL3VwZGF0ZS9zbG90cy97c2xvdH06bWFya2IGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_orbital_api_v1_capability]);
 
 /**
  * One root filesystem slot.
@@ -25,14 +27,15 @@ export const file_orbital_update_v1_update: GenFile = /*@__PURE__*/
  */
 export type Slot = Message<"orbital.update.v1.Slot"> & {
   /**
-   * Slot name, "rootfs.0" (A) or "rootfs.1" (B).
+   * Slot name, "rootfs.0" (A) or "rootfs.1" (B). Only top-level slots are listed (not their children,
+   * such as the boot files' slots).
    *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
-   * Bootloader name of the slot, "A" or "B".
+   * Bootloader name of the slot: "A" or "B" (the image's RAUC names them "a" and "b").
    *
    * @generated from field: string boot_name = 2;
    */
@@ -65,6 +68,35 @@ export type Slot = Message<"orbital.update.v1.Slot"> & {
    * @generated from field: bool primary = 6;
    */
   primary: boolean;
+
+  /**
+   * When RAUC last wrote the slot; unset when it never did (a factory-flashed slot).
+   *
+   * @generated from field: google.protobuf.Timestamp installed_time = 7;
+   */
+  installedTime?: Timestamp | undefined;
+
+  /**
+   * How many times RAUC has written the slot.
+   *
+   * @generated from field: uint32 install_count = 8;
+   */
+  installCount: number;
+
+  /**
+   * The slot's device, as RAUC's system.conf names it.
+   *
+   * @generated from field: string device = 9;
+   */
+  device: string;
+
+  /**
+   * Why the slot is bad, when something recorded it: the trial guard's note of a trial boot that never
+   * got blessed (/data/rauc/trial-failure.<boot name>); empty otherwise.
+   *
+   * @generated from field: string bad_reason = 10;
+   */
+  badReason: string;
 };
 
 /**
@@ -108,6 +140,28 @@ export type GetUpdateStatusResponse = Message<"orbital.update.v1.GetUpdateStatus
    * @generated from field: string last_error = 2;
    */
   lastError: string;
+
+  /**
+   * Stable reason of last_error, the ErrorInfo reason the failed install was answered with (e.g.
+   * "BUNDLE_DOWNGRADE"); empty when last_error is.
+   *
+   * @generated from field: string last_error_reason = 3;
+   */
+  lastErrorReason: string;
+
+  /**
+   * This board's compatible string, which a bundle must carry.
+   *
+   * @generated from field: string compatible = 4;
+   */
+  compatible: string;
+
+  /**
+   * True while an install runs.
+   *
+   * @generated from field: bool install_running = 5;
+   */
+  installRunning: boolean;
 };
 
 /**
@@ -124,11 +178,18 @@ export const GetUpdateStatusResponseSchema: GenMessage<GetUpdateStatusResponse> 
  */
 export type InstallUpdateRequest = Message<"orbital.update.v1.InstallUpdateRequest"> & {
   /**
-   * Absolute path of the RAUC bundle on the box, under /data; no "..".
+   * Absolute path of the RAUC bundle on the box (copied to /data or on a mounted medium); no "..".
    *
    * @generated from field: string bundle_path = 1;
    */
   bundlePath: string;
+
+  /**
+   * Install even when the bundle's version is older than the booted slot's (otherwise BUNDLE_DOWNGRADE).
+   *
+   * @generated from field: bool force_downgrade = 2;
+   */
+  forceDowngrade: boolean;
 };
 
 /**
@@ -171,6 +232,20 @@ export type InstallUpdateResponse = Message<"orbital.update.v1.InstallUpdateResp
    * @generated from field: string slot = 4;
    */
   slot: string;
+
+  /**
+   * The install's stage.
+   *
+   * @generated from field: orbital.update.v1.InstallStage stage = 5;
+   */
+  stage: InstallStage;
+
+  /**
+   * The bundle's version.
+   *
+   * @generated from field: string version = 6;
+   */
+  version: string;
 };
 
 /**
@@ -264,6 +339,47 @@ export const SlotHealthSchema: GenEnum<SlotHealth> = /*@__PURE__*/
   enumDesc(file_orbital_update_v1_update, 0);
 
 /**
+ * Coarse stage of an install, for programs; message carries RAUC's own words.
+ *
+ * @generated from enum orbital.update.v1.InstallStage
+ */
+export enum InstallStage {
+  /**
+   * Not reported.
+   *
+   * @generated from enum value: INSTALL_STAGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Checking the bundle (signature, compatible, version, target slot); nothing is written yet.
+   *
+   * @generated from enum value: INSTALL_STAGE_CHECKING = 1;
+   */
+  CHECKING = 1,
+
+  /**
+   * Writing the target slot.
+   *
+   * @generated from enum value: INSTALL_STAGE_WRITING = 2;
+   */
+  WRITING = 2,
+
+  /**
+   * Installed; the target slot boots next.
+   *
+   * @generated from enum value: INSTALL_STAGE_DONE = 3;
+   */
+  DONE = 3,
+}
+
+/**
+ * Describes the enum orbital.update.v1.InstallStage.
+ */
+export const InstallStageSchema: GenEnum<InstallStage> = /*@__PURE__*/
+  enumDesc(file_orbital_update_v1_update, 1);
+
+/**
  * What to mark a slot as.
  *
  * @generated from enum orbital.update.v1.SlotMark
@@ -302,7 +418,7 @@ export enum SlotMark {
  * Describes the enum orbital.update.v1.SlotMark.
  */
 export const SlotMarkSchema: GenEnum<SlotMark> = /*@__PURE__*/
-  enumDesc(file_orbital_update_v1_update, 1);
+  enumDesc(file_orbital_update_v1_update, 2);
 
 /**
  * System updates.
