@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// The cost of a one-change commit against the size of the configuration it changes. For each size (0, 10k,
+// 100k, 1M configured routes by default), a fresh daemon (dist/orbitald.mjs, sim data plane) gets that many
+// blackhole routes in one BulkUpdateRoutes commit, then a client in this process times one-change commits
+// through the SDK: CreateRoute of a new route, then DeleteRoute of it, alternately. The figure is the median
+// per call; the ratio is the median at each size over the median at 0 routes of the same run (the target is
+// within 2x at 1M). At every size it also reports the revision storage's disk growth per one-change commit:
+// the bytes of the revision files after 40 commits minus before, over 40 (fewer commits than the 50 revisions
+// kept, so that nothing is pruned in between; snapshots written meanwhile are counted), next to the size of
+// one full revision (the newest <n>.binpb), which is what every commit wrote before revision deltas.
+//
+// With --kernel (needs root and iproute2) each daemon runs the Linux data plane instead, in a fresh network
+// namespace of its own (prefix "sc"), so that every commit really installs or deletes its route; the
+// configured routes really are in that namespace's FIB.
+//
+// It prints figures; it asserts nothing.
+// Usage: node bench/commit-latency.mjs [--sizes 0,10000,100000,1000000] [--commits 200] [--kernel]
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { appendResults, clientBundle, daemonBundle, ensureBuild, fmtRatio, fmtUs, median, nativeDir, startServer, table, tempDir } from "./support/common.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "0,10000,100000,1000000" },
+    commits: { type: "string", default: "200" },
+    kernel: { type: "boolean", default: false },
+    json: { type: "string" },
+  },
+  strict: false, // `npm run bench -- …` hands the same arguments to every benchmark
+});
+const SIZES = args.sizes.split(",").map(Number);
+const COMMITS = Number(args.commits);
+if (SIZES.some((n) => !Number.isInteger(n) || n < 0 || n > 4_000_000) || !Number.isInteger(COMMITS) || COMMITS < 2) {
+  console.error("usage: node bench/commit-latency.mjs [--sizes 0,10000,...] [--commits N>=2] [--kernel]");
+  process.exit(2);
+}
+const KERNEL = args.kernel;
+if (KERNEL && (process.getuid?.() !== 0 || spawnSync("ip", ["-V"]).status !== 0)) {
+  console.log("commit-latency --kernel: needs root and iproute2 (it creates network namespaces); skipped");
+  process.exit(0);
+}
+const BATCH = 10_000; // the API's largest batch
+/** The n-th configured route: a distinct /32 blackhole route of 10.0.0.0/8 and up. */
+const destinationOf = (n) => `${10 + (n >> 24)}.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}/32`;
+
+ensureBuild();
+const sdk = await import(clientBundle);
+const services = Object.fromEntries(sdk.apiServices.map((s) => [s.name, s]));
+const BLACKHOLE = 2; // orbital.routing.v1.RouteType.BLACKHOLE
+
+/** Bytes of the revision files (not temporaries), and the size of the newest full one. */
+function revisionFiles(dataDir) {
+  const dir = path.join(dataDir, "config", "revisions");
+  const names = readdirSync(dir).filter((f) => !f.startsWith(".")).sort();
+  const size = (f) => statSync(path.join(dir, f)).size;
+  const full = names.filter((f) => f.endsWith(".binpb")).at(-1);
+  return { bytes: names.reduce((sum, f) => sum + size(f), 0), fullBytes: full ? size(full) : 0 };
+}
+const GROWTH_COMMITS = 40;
+
+function ip(...argv) {
+  const r = spawnSync("ip", argv, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ip ${argv.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function measure(size) {
+  const tmp = tempDir("orbital-bench-commit-");
+  const ns = `sc-bench-${process.pid}`;
+  const socketPath = path.join(tmp.dir, "api.sock");
+  const dataDir = path.join(tmp.dir, "data");
+  const daemonArgs = [daemonBundle, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", KERNEL ? "linux" : "sim", "--log-level", "warn", "--drain-ms", "1000"];
+  if (KERNEL) {
+    ip("netns", "add", ns);
+    ip("-n", ns, "link", "set", "lo", "up");
+  }
+  const cmd = KERNEL ? "ip" : process.execPath;
+  const argv = KERNEL ? ["netns", "exec", ns, process.execPath, ...daemonArgs] : daemonArgs;
+  const daemon = await startServer(cmd, argv, { env: { ORBITAL_NATIVE_DIR: nativeDir }, socketPath, timeoutMs: 60_000 });
+  const transport = sdk.createTransport({ socketPath });
+  try {
+    const routing = sdk.createClient(services.RoutingService, transport);
+    if (size > 0) {
+      async function* batches() {
+        for (let first = 0; first < size; first += BATCH) {
+          yield { adds: Array.from({ length: Math.min(BATCH, size - first) }, (_, i) => ({ destination: { cidr: destinationOf(first + i) }, type: BLACKHOLE })) };
+        }
+      }
+      const t = Date.now();
+      const r = await routing.bulkUpdateRoutes(batches(), { deadlineMs: 1_800_000 });
+      if (r.failures.length) throw new Error(`bulk setup failed: ${r.failures[0].description}`);
+      console.log(`  ${size.toLocaleString("en")} routes configured in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      if (KERNEL) {
+        const inFib = ip("-n", ns, "route", "show", "proto", "77").split("\n").filter(Boolean).length;
+        if (inFib < size) throw new Error(`only ${inFib} of ${size} routes reached the FIB`);
+      }
+    }
+    const probe = { destination: { cidr: "192.0.2.1/32" }, type: BLACKHOLE };
+    // Warm-up (a few, not to prune what the growth figure counts): the first commits pay for JIT.
+    await routing.createRoute({ route: probe });
+    await routing.deleteRoute({ destination: probe.destination });
+    const before = revisionFiles(dataDir);
+    for (let i = 0; i < GROWTH_COMMITS; i++) {
+      if (i % 2 === 0) await routing.createRoute({ route: probe });
+      else await routing.deleteRoute({ destination: probe.destination });
+    }
+    const after = revisionFiles(dataDir);
+    const us = [];
+    for (let i = 0; i < COMMITS; i++) {
+      const t = process.hrtime.bigint();
+      if (i % 2 === 0) await routing.createRoute({ route: probe });
+      else await routing.deleteRoute({ destination: probe.destination });
+      us.push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    return { size, p50: median(us), p99: [...us].sort((a, b) => a - b)[Math.floor(us.length * 0.99)], growth: (after.bytes - before.bytes) / GROWTH_COMMITS, fullBytes: after.fullBytes };
+  } finally {
+    transport.close();
+    await daemon.stop();
+    if (KERNEL) spawnSync("ip", ["netns", "del", ns]);
+    tmp.remove();
+  }
+}
+
+const plane = KERNEL ? "kernel (netns)" : "sim";
+console.log(`one-change commit latency, ${plane} data plane, ${COMMITS} commits per size`);
+const results = [];
+for (const size of SIZES) results.push(await measure(size));
+const base = results.find((r) => r.size === 0) ?? results[0];
+console.log(
+  table(
+    ["configured routes", "p50", "p99", "ratio p50", "of", "disk growth per commit", "one full revision"],
+    results.map((r) => [r.size.toLocaleString("en"), fmtUs(r.p50), fmtUs(r.p99), fmtRatio(r.p50 / base.p50), `${base.size} routes`, `${Math.round(r.growth).toLocaleString("en")} B`, `${r.fullBytes.toLocaleString("en")} B`]),
+    "rrrrlrr",
+  ),
+);
+appendResults(
+  args.json,
+  results.map((r) => ({ bench: "commit-latency", scenario: `one-change commit, ${r.size.toLocaleString("en")} routes, ${plane}`, p50Us: r.p50, p99Us: r.p99, perSec: 1e6 / r.p50, ratio: r.p50 / base.p50, ratioOf: `${base.size} routes` })),
+);
