@@ -61,7 +61,7 @@ function revisionFiles(dataDir) {
 const GROWTH_COMMITS = 40;
 
 function ip(...argv) {
-  const r = spawnSync("ip", argv, { encoding: "utf8" });
+  const r = spawnSync("ip", argv, { encoding: "utf8", maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`ip ${argv.join(" ")}: ${r.stderr}`);
   return r.stdout;
 }
