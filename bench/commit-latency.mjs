@@ -42,6 +42,7 @@ if (KERNEL && (process.getuid?.() !== 0 || spawnSync("ip", ["-V"]).status !== 0)
   process.exit(0);
 }
 const BATCH = 10_000; // the API's largest batch
+const SETUP_CHUNK = 200_000;
 /** The n-th configured route: a distinct /32 blackhole route of 10.0.0.0/8 and up. */
 const destinationOf = (n) => `${10 + (n >> 24)}.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}/32`;
 
@@ -83,14 +84,17 @@ async function measure(size) {
   try {
     const routing = sdk.createClient(services.RoutingService, transport);
     if (size > 0) {
-      async function* batches() {
-        for (let first = 0; first < size; first += BATCH) {
-          yield { adds: Array.from({ length: Math.min(BATCH, size - first) }, (_, i) => ({ destination: { cidr: destinationOf(first + i) }, type: BLACKHOLE })) };
+      async function* batches(from, to) {
+        for (let first = from; first < to; first += BATCH) {
+          yield { adds: Array.from({ length: Math.min(BATCH, to - first) }, (_, i) => ({ destination: { cidr: destinationOf(first + i) }, type: BLACKHOLE })) };
         }
       }
       const t = Date.now();
-      const r = await routing.bulkUpdateRoutes(batches(), { deadlineMs: 1_800_000 });
-      if (r.failures.length) throw new Error(`bulk setup failed: ${r.failures[0].description}`);
+      // In commits of at most SETUP_CHUNK routes: each stays within the daemon's handler deadline.
+      for (let from = 0; from < size; from += SETUP_CHUNK) {
+        const r = await routing.bulkUpdateRoutes(batches(from, Math.min(size, from + SETUP_CHUNK)), { deadlineMs: 1_800_000 });
+        if (r.failures.length) throw new Error(`bulk setup failed: ${r.failures[0].description}`);
+      }
       console.log(`  ${size.toLocaleString("en")} routes configured in ${((Date.now() - t) / 1000).toFixed(1)} s`);
       if (KERNEL) {
         const inFib = ip("-n", ns, "route", "show", "proto", "77").split("\n").filter(Boolean).length;

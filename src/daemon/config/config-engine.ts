@@ -10,10 +10,11 @@
 // (a transaction's base) keeps a copy of it (ownRoutes).
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, equals, toJson } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import {
+  ChangeKind,
   CommitEventType,
   RevisionSchema,
   RevisionInfoSchema,
@@ -33,7 +34,7 @@ import type { RevocationLedger } from "../store/revocation-ledger.js";
 import { applyItemChanges, diffConfigurations, emptyConfiguration, findItem, rebase, routeKey, sortOrderedCollections, type ItemChange } from "./collections.js";
 import { draftConfiguration } from "./config-draft.js";
 import { validateConfiguration, validateRoutes } from "./config-validation.js";
-import type { Route } from "../../gen/orbital/routing/v1/routing_pb.js";
+import { RouteSchema, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
 import type { RouteChange } from "../dataplane/dataplane.js";
 import { keepDeadTokensDead } from "./dead-tokens.js";
 import { KernelApplier } from "./kernel-applier.js";
@@ -50,6 +51,11 @@ export interface Transaction {
   base: Configuration;
   baseRevision: bigint;
   candidate: Configuration;
+  /**
+   * The route changes staged through changeRoutes while nothing else was staged (undefined once anything
+   * else is): such a transaction diffs and commits as just those routes.
+   */
+  routeChanges: Map<string, RouteChange> | undefined;
   createTime: Timestamp;
   expiresAt: number;
 }
@@ -204,6 +210,7 @@ export class ConfigEngine {
       base,
       baseRevision: this.revision,
       candidate: base,
+      routeChanges: new Map(),
       createTime: timestampNow(),
       expiresAt: Date.now() + TRANSACTION_IDLE_MS,
     };
@@ -243,6 +250,7 @@ export class ConfigEngine {
       const staged = draftConfiguration(tx.candidate);
       const result = mutate(staged.config);
       tx.candidate = staged.result;
+      tx.routeChanges = undefined;
       tx.expiresAt = Date.now() + TRANSACTION_IDLE_MS;
       return { result, revision: 0n };
     }
@@ -261,12 +269,16 @@ export class ConfigEngine {
    */
   async changeRoutes<T>(ctx: CallContext, transactionId: string, edit: (routes: RouteEdits) => T): Promise<{ result: T; revision: bigint }> {
     if (transactionId) {
-      return this.mutate(ctx, transactionId, (config) => {
-        const edits = routeEdits(config);
-        const result = edit(edits.api);
-        applyItemChanges(config, "routes", afterOf(edits.changes));
-        return result;
-      });
+      const tx = this.transaction(transactionId, ctx.principal.user);
+      const edits = routeEdits(tx.candidate);
+      const result = edit(edits.api);
+      // The candidate's routes list is the transaction's own, but for the one it shares with its base.
+      const routes = tx.candidate.routes === tx.base.routes ? [...tx.base.routes] : tx.candidate.routes;
+      tx.candidate = { ...tx.candidate, routes };
+      applyItemChanges(tx.candidate, "routes", afterOf(edits.changes));
+      if (tx.routeChanges) mergeRouteChanges(tx.routeChanges, edits.changes);
+      tx.expiresAt = Date.now() + TRANSACTION_IDLE_MS;
+      return { result, revision: 0n };
     }
     return this.serialized(async () => {
       const edits = routeEdits(this.running);
@@ -277,38 +289,56 @@ export class ConfigEngine {
   }
 
   diff(tx: Transaction): { changes: ItemChange[]; runningRevision: bigint } {
-    return { changes: diffConfigurations(this.running, tx.candidate), runningRevision: this.revision };
+    const changes = tx.routeChanges && tx.baseRevision === this.revision ? diffOfRouteChanges(tx.routeChanges) : diffConfigurations(this.running, tx.candidate);
+    return { changes, runningRevision: this.revision };
   }
 
   /** Commits a transaction; CONFIG_CONFLICT when another commit changed the same items since it began. */
   commit(ctx: CallContext, transactionId: string, comment: string, confirmMs: number | undefined): Promise<RevisionInfo> {
     const tx = this.transaction(transactionId, ctx.principal.user);
+    const as = { principal: ctx.principal, what: `the commit of transaction ${tx.id}`, author: ctx.principal.user, traceId: ctx.trace.traceId, comment, ...(confirmMs !== undefined ? { confirmMs } : {}) };
     return this.serialized(async () => {
+      if (tx.routeChanges) {
+        const info = await this.commitRoutes(this.rebaseRouteChanges(tx, tx.routeChanges), as);
+        this.transactions.delete(tx.id);
+        return info;
+      }
       let next = tx.candidate;
       if (tx.baseRevision !== this.revision) {
         const r = rebase(tx.base, tx.candidate, this.running);
-        if (!r.config) {
-          throw new OrbitalError({
-            reason: ErrorReason.CONFIG_CONFLICT,
-            message: `revision ${this.revision} changed ${r.conflicts.join(", ")} since this transaction began at revision ${tx.baseRevision}`,
-            metadata: { baseRevision: tx.baseRevision, runningRevision: this.revision },
-          });
-        }
+        if (!r.config) throw this.conflict(tx, r.conflicts);
         next = r.config;
       }
-      const info = await this.commitNow({
-        next,
-        principal: ctx.principal,
-        what: `the commit of transaction ${tx.id}`,
-        author: ctx.principal.user,
-        traceId: ctx.trace.traceId,
-        comment,
-        ...(confirmMs !== undefined ? { confirmMs } : {}),
-        event: CommitEventType.COMMITTED,
-      });
+      const info = await this.commitNow({ next, ...as, event: CommitEventType.COMMITTED });
       this.transactions.delete(tx.id);
       return info;
     });
+  }
+
+  private conflict(tx: Transaction, paths: string[]): OrbitalError {
+    return new OrbitalError({
+      reason: ErrorReason.CONFIG_CONFLICT,
+      message: `revision ${this.revision} changed ${paths.join(", ")} since this transaction began at revision ${tx.baseRevision}`,
+      metadata: { baseRevision: tx.baseRevision, runningRevision: this.revision },
+    });
+  }
+
+  /**
+   * rebase() for a transaction of single routes: its changes onto the running routes. A route changed since
+   * the transaction began, to something else than the transaction makes of it, is a conflict; one changed
+   * to the same is no change any more.
+   */
+  private rebaseRouteChanges(tx: Transaction, staged: Map<string, RouteChange>): Map<string, RouteChange> {
+    if (tx.baseRevision === this.revision) return staged;
+    const out = new Map<string, RouteChange>();
+    const conflicts: string[] = [];
+    for (const [key, c] of staged) {
+      const now = findItem<Route>(this.running, "routes", key);
+      if (sameRoute(now, c.before)) out.set(key, c);
+      else if (!sameRoute(now, c.after)) conflicts.push(`routes[${key}]`);
+    }
+    if (conflicts.length) throw this.conflict(tx, conflicts.sort());
+    return out;
   }
 
   /** A new revision whose content equals revision `target`; cancels a pending confirmed commit. */
@@ -422,7 +452,7 @@ export class ConfigEngine {
    * The one-change commit of single routes: checks, applies and stores just `changes`, then changes the
    * running routes list in place (undone should the write fail). No token dies and no other section changes.
    */
-  private async commitRoutes(changes: Map<string, RouteChange>, req: Pick<CommitRequest, "principal" | "what" | "author" | "traceId">): Promise<RevisionInfo> {
+  private async commitRoutes(changes: Map<string, RouteChange>, req: Pick<CommitRequest, "principal" | "what" | "author" | "traceId" | "comment" | "confirmMs">): Promise<RevisionInfo> {
     this.refuseWhileConfirmPending(CommitEventType.COMMITTED);
     const sections = changes.size ? ["routes"] : [];
     if (req.principal) authorizeSections(req.principal, sections, req.what);
@@ -562,3 +592,27 @@ function routeEdits(config: Configuration): { api: RouteEdits; changes: Map<stri
 }
 
 const afterOf = (changes: Map<string, RouteChange>) => new Map([...changes].map(([k, c]) => [k, c.after]));
+
+const sameRoute = (a: Route | undefined, b: Route | undefined) => (a === undefined || b === undefined ? a === b : a === b || equals(RouteSchema, a, b));
+
+/** Adds later changes to earlier ones: each route keeps its first before and takes its last after. */
+function mergeRouteChanges(into: Map<string, RouteChange>, later: Map<string, RouteChange>): void {
+  for (const [key, c] of later) {
+    const before = into.has(key) ? into.get(key)!.before : c.before;
+    if (sameRoute(before, c.after)) into.delete(key);
+    else into.set(key, { before, after: c.after });
+  }
+}
+
+/** Route changes as a diff, in path order (what diffConfigurations would say of them). */
+function diffOfRouteChanges(changes: Map<string, RouteChange>): ItemChange[] {
+  const json = (r: Route) => toJson(RouteSchema, r);
+  return [...changes]
+    .map(([key, { before, after }]): ItemChange => {
+      const path = `routes[${key}]`;
+      if (!before) return { path, kind: ChangeKind.ADDED, after: json(after!) };
+      if (!after) return { path, kind: ChangeKind.REMOVED, before: json(before) };
+      return { path, kind: ChangeKind.MODIFIED, before: json(before), after: json(after) };
+    })
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
