@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The cost of a one-change commit against the size of the configuration it changes. For each size (0, 10k,
-// 100k, 1M configured routes by default), a fresh daemon (dist/orbitald.mjs, sim data plane) gets that many
-// blackhole routes in one BulkUpdateRoutes commit, then a client in this process times one-change commits
-// through the SDK: CreateRoute of a new route, then DeleteRoute of it, alternately; then as many one-change
-// commits of another section (CreateRole, DeleteRole) in the same configuration. The figure is the median
-// per call; the ratio is the median at each size over the median at 0 routes of the same run, measured at the
-// start and again at the end (the mean of both; the target is within 2x at 1M). At every size it also reports the revision storage's disk growth per one-change commit:
+// 100k, 1M configured routes by default), a daemon of its own (dist/orbitald.mjs, sim data plane) gets that
+// many blackhole routes through BulkUpdateRoutes; with all of them running, a client in this process times
+// one-change commits through the SDK: CreateRoute of a new route, then DeleteRoute of it, alternately; then
+// as many one-change commits of another section (CreateRole, DeleteRole) in the same configurations. The
+// commits are interleaved: one to each daemon in turn, so that the load of a busy machine weighs on every
+// size alike. The figure is the median per call; the ratio is the median at each size over the median at
+// the first size (0 routes) of the same run (the target is within 2x at 1M). At every size it also reports the revision storage's disk growth per one-change commit:
 // the bytes of the revision files after 40 commits minus before, over 40 (fewer commits than the 50 revisions
 // kept, so that nothing is pruned in between; snapshots written meanwhile are counted), next to the size of
 // one full revision (the newest <n>.binpb), which is what every commit wrote before revision deltas.
@@ -16,6 +17,7 @@
 //
 // It prints figures; it asserts nothing.
 // Usage: node bench/commit-latency.mjs [--sizes 0,10000,100000,1000000] [--commits 200] [--kernel]
+// (the first size is the baseline)
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -68,9 +70,10 @@ function ip(...argv) {
   return r.stdout;
 }
 
-async function measure(size) {
+/** A daemon holding `size` configured routes (in its own network namespace with --kernel). */
+async function configured(size, index) {
   const tmp = tempDir("orbital-bench-commit-");
-  const ns = `sc-bench-${process.pid}`;
+  const ns = `sc-bench-${process.pid}-${index}`;
   const socketPath = path.join(tmp.dir, "api.sock");
   const dataDir = path.join(tmp.dir, "data");
   const daemonArgs = [daemonBundle, "--socket", socketPath, "--data-dir", dataDir, "--dataplane", KERNEL ? "linux" : "sim", "--log-level", "warn", "--drain-ms", "1000"];
@@ -80,10 +83,19 @@ async function measure(size) {
   }
   const cmd = KERNEL ? "ip" : process.execPath;
   const argv = KERNEL ? ["netns", "exec", ns, process.execPath, ...daemonArgs] : daemonArgs;
-  const daemon = await startServer(cmd, argv, { env: { ORBITAL_NATIVE_DIR: nativeDir }, socketPath, timeoutMs: 60_000 });
-  const transport = sdk.createTransport({ socketPath });
+  let daemon;
+  let transport;
+  const stop = async () => {
+    transport?.close();
+    await daemon?.stop();
+    if (KERNEL) spawnSync("ip", ["netns", "del", ns]);
+    tmp.remove();
+  };
   try {
+    daemon = await startServer(cmd, argv, { env: { ORBITAL_NATIVE_DIR: nativeDir }, socketPath, timeoutMs: 60_000 });
+    transport = sdk.createTransport({ socketPath });
     const routing = sdk.createClient(services.RoutingService, transport);
+    const users = sdk.createClient(services.UserService, transport);
     if (size > 0) {
       async function* batches(from, to) {
         for (let first = from; first < to; first += BATCH) {
@@ -103,53 +115,51 @@ async function measure(size) {
       }
     }
     const probe = { destination: { cidr: "192.0.2.1/32" }, type: BLACKHOLE };
-    // Warm-up (a few, not to prune what the growth figure counts): the first commits pay for JIT.
-    await routing.createRoute({ route: probe });
-    await routing.deleteRoute({ destination: probe.destination });
-    const before = revisionFiles(dataDir);
-    for (let i = 0; i < GROWTH_COMMITS; i++) {
-      if (i % 2 === 0) await routing.createRoute({ route: probe });
-      else await routing.deleteRoute({ destination: probe.destination });
-    }
-    const after = revisionFiles(dataDir);
-    const timed = async (commit) => {
-      const us = [];
-      for (let i = 0; i < COMMITS; i++) {
-        const t = process.hrtime.bigint();
-        await commit(i);
-        us.push(Number(process.hrtime.bigint() - t) / 1000);
-      }
-      return { p50: median(us), p99: [...us].sort((a, b) => a - b)[Math.floor(us.length * 0.99)] };
-    };
-    const route = await timed((i) => (i % 2 === 0 ? routing.createRoute({ route: probe }) : routing.deleteRoute({ destination: probe.destination })));
+    const routeCommit = (i) => (i % 2 === 0 ? routing.createRoute({ route: probe }) : routing.deleteRoute({ destination: probe.destination }));
     // A one-change commit of another section (roles) in the same large configuration.
-    const users = sdk.createClient(services.UserService, transport);
-    const role = await timed((i) => (i % 2 === 0 ? users.createRole({ role: { name: "bench", capabilities: [] } }) : users.deleteRole({ name: "bench" })));
-    return { size, ...route, role, growth: (after.bytes - before.bytes) / GROWTH_COMMITS, fullBytes: after.fullBytes };
-  } finally {
-    transport.close();
-    await daemon.stop();
-    if (KERNEL) spawnSync("ip", ["netns", "del", ns]);
-    tmp.remove();
+    const roleCommit = (i) => (i % 2 === 0 ? users.createRole({ role: { name: "bench", capabilities: [] } }) : users.deleteRole({ name: "bench" }));
+    // Disk growth first (fewer commits than are kept, so nothing is pruned); they warm up JIT as well.
+    const before = revisionFiles(dataDir);
+    for (let i = 0; i < GROWTH_COMMITS; i++) await routeCommit(i);
+    const after = revisionFiles(dataDir);
+    return { size, routeCommit, roleCommit, growth: (after.bytes - before.bytes) / GROWTH_COMMITS, fullBytes: after.fullBytes, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 
+/** Times COMMITS commits of each daemon, interleaved (one of each in turn), so that load hits all alike. */
+async function timedInterleaved(daemons, which) {
+  const us = daemons.map(() => []);
+  for (let i = 0; i < COMMITS; i++) {
+    for (const [n, d] of daemons.entries()) {
+      const t = process.hrtime.bigint();
+      await d[which](i);
+      us[n].push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+  }
+  return us.map((xs) => ({ p50: median(xs), p99: [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] }));
+}
+
 const plane = KERNEL ? "kernel (netns)" : "sim";
-console.log(`one-change commit latency, ${plane} data plane, ${COMMITS} commits per size`);
-const results = [];
-for (const size of SIZES) results.push(await measure(size));
-// The baseline again at the end, so that the load of a busy machine early or late in the run weighs on both
-// ends alike: the ratios are over the mean of its two medians.
-const first = results[0];
-const again = await measure(first.size);
-results.push({ ...again, again: true });
-const mean = (a, b) => (a + b) / 2;
-const base = { size: first.size, p50: mean(first.p50, again.p50), role: { p50: mean(first.role.p50, again.role.p50) } };
+console.log(`one-change commit latency, ${plane} data plane, ${COMMITS} commits per size, interleaved across the sizes`);
+const daemons = [];
+let results;
+try {
+  for (const [i, size] of SIZES.entries()) daemons.push(await configured(size, i));
+  const routes = await timedInterleaved(daemons, "routeCommit");
+  const roles = await timedInterleaved(daemons, "roleCommit");
+  results = daemons.map((d, n) => ({ size: d.size, ...routes[n], role: roles[n], growth: d.growth, fullBytes: d.fullBytes }));
+} finally {
+  for (const d of daemons) await d.stop();
+}
+const base = results[0];
 console.log(
   table(
     ["configured routes", "route p50", "p99", "ratio p50", "of", "role p50", "ratio", "disk growth per commit", "one full revision"],
     results.map((r) => [
-      `${r.size.toLocaleString("en")}${r.again ? " (again)" : ""}`,
+      r.size.toLocaleString("en"),
       fmtUs(r.p50),
       fmtUs(r.p99),
       fmtRatio(r.p50 / base.p50),
@@ -164,7 +174,7 @@ console.log(
 );
 appendResults(
   args.json,
-  results.filter((r) => !r.again).flatMap((r) => [
+  results.flatMap((r) => [
     { bench: "commit-latency", scenario: `Create/DeleteRoute commit, ${r.size.toLocaleString("en")} routes, ${plane}`, p50Us: r.p50, p99Us: r.p99, perSec: 1e6 / r.p50, ratio: r.p50 / base.p50, ratioOf: `${base.size} routes` },
     { bench: "commit-latency", scenario: `Create/DeleteRole commit, ${r.size.toLocaleString("en")} routes, ${plane}`, p50Us: r.role.p50, p99Us: r.role.p99, perSec: 1e6 / r.role.p50, ratio: r.role.p50 / base.role.p50, ratioOf: `${base.size} routes` },
   ]),
