@@ -36,7 +36,6 @@ function familyOfCidr(cidr: string): AddressFamily {
   return cidr.includes(":") ? AddressFamily.IPV6 : AddressFamily.IPV4;
 }
 
-
 /** A canonical key for a request's (destination, table); INVALID_PREFIX when the destination is not one. */
 function keyOf(destination: string, table: number, field: string): string {
   const p = parsePrefix(destination);
