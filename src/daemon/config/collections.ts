@@ -17,6 +17,15 @@ export function routeKey(r: Pick<Route, "table" | "destination">): string {
   return `table=${r.table || MAIN_TABLE},destination=${r.destination?.cidr ?? ""}`;
 }
 
+const familyRank = (cidr: string) => (cidr.includes(":") ? 6 : 4);
+/** One collator for every comparison: localeCompare with options builds one per call. */
+const numeric = new Intl.Collator("en", { numeric: true });
+
+/** The order of the configured routes: table, family, destination (numerically). Compares keys only. */
+export function compareRoutes(a: Pick<Route, "table" | "destination">, b: Pick<Route, "table" | "destination">): number {
+  return (a.table || MAIN_TABLE) - (b.table || MAIN_TABLE) || familyRank(a.destination!.cidr) - familyRank(b.destination!.cidr) || numeric.compare(a.destination!.cidr, b.destination!.cidr);
+}
+
 interface Collection {
   /** Proto field name, used in change paths. */
   name: string;
@@ -24,10 +33,13 @@ interface Collection {
   items(c: Configuration): Message[];
   replace(c: Configuration, items: Message[]): void;
   key(item: Message): string;
+  /** The order its list is kept in, by key, when it has one (binary search finds an item by key). */
+  order?: (a: Message, b: Message) => number;
 }
 
-function listCollection<T>(name: string, schema: DescMessage, field: keyof Configuration, key: (i: T) => string): Collection {
+function listCollection<T>(name: string, schema: DescMessage, field: keyof Configuration, key: (i: T) => string, order?: (a: T, b: T) => number): Collection {
   return {
+    ...(order ? { order: order as unknown as Collection["order"] } : {}),
     name,
     schema,
     items: (c) => c[field] as unknown as Message[],
@@ -40,7 +52,7 @@ function listCollection<T>(name: string, schema: DescMessage, field: keyof Confi
 
 const collections: Collection[] = [
   listCollection("interfaces", InterfaceSchema, "interfaces", (i: { name: string }) => i.name),
-  listCollection("routes", RouteSchema, "routes", (r: Route) => routeKey(r)),
+  listCollection("routes", RouteSchema, "routes", (r: Route) => routeKey(r), compareRoutes),
   listCollection("firewall_rules", RuleSchema, "firewallRules", (r: { name: string }) => r.name),
   listCollection("prefix_sets", PrefixSetSchema, "prefixSets", (s: { name: string }) => s.name),
   listCollection("users", UserSchema, "users", (u: { name: string }) => u.name),
@@ -138,7 +150,7 @@ export function rebase(base: Configuration, candidate: Configuration, running: C
       const k = col.key(item);
       if (ours.get(`${col.name}[${k}]`)?.kind === ChangeKind.REMOVED) byKey.delete(k);
     }
-    col.replace(result, [...byKey.values()].sort((x, y) => col.key(x).localeCompare(col.key(y))));
+    col.replace(result, [...byKey.values()].sort(col.order ?? ((x, y) => col.key(x).localeCompare(col.key(y)))));
   }
   for (const [path, c] of ours) {
     if (!path.startsWith("api_token_hashes[")) continue;
@@ -148,6 +160,95 @@ export function rebase(base: Configuration, candidate: Configuration, running: C
   }
   if (ours.has("settings")) result.settings = candidate.settings ? clone(SettingsSchema, candidate.settings) : undefined;
   return { config: result, conflicts };
+}
+
+// ----- item changes: what a commit that changes single items of a collection changes, applied in place
+
+/** The collections whose items a commit may change one by one (ItemChanges): routes, the one that grows large. */
+export type ItemCollectionName = "routes";
+
+/** Changed items of one collection by key: the new item, or undefined when it is removed. */
+export type ItemChanges = Map<string, Message | undefined>;
+
+function collectionNamed(name: string): Collection {
+  const col = collections.find((c) => c.name === name);
+  if (!col) throw new Error(`no collection ${name}`);
+  return col;
+}
+
+/**
+ * Where the item with `probe`'s key is in the collection's list (found: true), or where it belongs (found:
+ * false): binary search in an ordered list (kept in order: see sortOrderedCollections), a scan otherwise.
+ */
+function locate(col: Collection, list: Message[], probe: Message): { index: number; found: boolean } {
+  const key = col.key(probe);
+  if (!col.order) {
+    const index = list.findIndex((i) => col.key(i) === key);
+    return index >= 0 ? { index, found: true } : { index: list.length, found: false };
+  }
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (col.order(list[mid]!, probe) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return { index: lo, found: lo < list.length && col.key(list[lo]!) === key };
+}
+
+/**
+ * Puts the lists of ordered collections in their order where they are not (a rebase or an older build may
+ * have written them in key order); returns the names of those it sorted. Sorts in place: `config` must be
+ * the caller's own.
+ */
+export function sortOrderedCollections(config: Configuration): string[] {
+  const sorted: string[] = [];
+  for (const col of collections) {
+    if (!col.order) continue;
+    const list = col.items(config);
+    for (let i = 1; i < list.length; i++) {
+      if (col.order(list[i - 1]!, list[i]!) < 0) continue;
+      list.sort(col.order);
+      sorted.push(col.name);
+      break;
+    }
+  }
+  return sorted;
+}
+
+/** The item of collection `name` with this key, if there is one. */
+export function findItem<T extends Message>(config: Configuration, name: ItemCollectionName, key: string): T | undefined {
+  const col = collectionNamed(name);
+  const list = col.items(config);
+  const at = locate(col, list, keyProbe(col, key));
+  return at.found ? (list[at.index] as T) : undefined;
+}
+
+/**
+ * Applies item changes to the collection's list IN PLACE (kept in order); returns what undoes them. Callers
+ * own the list, or are the config engine updating its running configuration (see ConfigEngine).
+ */
+export function applyItemChanges(config: Configuration, name: string, changes: ItemChanges): () => void {
+  const col = collectionNamed(name);
+  const list = col.items(config);
+  const undo: ItemChanges = new Map();
+  for (const [key, item] of changes) {
+    const probe = item ?? keyProbe(col, key);
+    const at = locate(col, list, probe);
+    undo.set(key, at.found ? list[at.index] : undefined);
+    if (item && at.found) list[at.index] = item;
+    else if (item) list.splice(at.index, 0, item);
+    else if (at.found) list.splice(at.index, 1);
+  }
+  return () => void applyItemChanges(config, name, new Map([...undo].reverse()));
+}
+
+/** A message holding just the key fields of `key` (for locating a removed item). */
+function keyProbe(col: Collection, key: string): Message {
+  if (col.name !== "routes") throw new Error(`collection ${col.name} has no key probe`);
+  const m = /^table=(\d+),destination=(.*)$/.exec(key);
+  if (!m) throw new Error(`not a route key: ${key}`);
+  return create(RouteSchema, { table: Number(m[1]) === MAIN_TABLE ? 0 : Number(m[1]), destination: { cidr: m[2]! } });
 }
 
 /** A copy without secrets, for API responses. */

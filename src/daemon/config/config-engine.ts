@@ -2,12 +2,19 @@
 // commits, confirmed commits (whose deadline is persisted in the revision and survives restarts), rollback,
 // conflict detection with rebase, apply-to-data-plane with restore on failure, and revision history.
 // Commits are serialized: one at a time, in call order, so that no update is ever lost.
+// A commit costs what it changes: a mutation works on a draft that copies only the sections it touches
+// (config-draft.ts), validation checks the references of changed sections, and the revision is stored as a
+// delta. Single routes (changeRoutes) go further: the routes list is a million items long, so such a commit
+// checks, applies and stores just those routes and then updates the running configuration's routes list IN
+// PLACE. That list is the one section ever changed in place; whoever keeps a configuration across commits
+// (a transaction's base) keeps a copy of it (ownRoutes).
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, equals, toJson } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import {
+  ChangeKind,
   CommitEventType,
   RevisionSchema,
   RevisionInfoSchema,
@@ -22,9 +29,13 @@ import { BACKENDS, backendsOfSections, type BackendName, type Dataplane } from "
 import type { BackendHealth } from "../services/backend-health.js";
 import type { CallContext } from "../rpc/call-context.js";
 import type { RevisionStore } from "../store/revision-store.js";
+import type { RevisionChange } from "../store/revision-delta.js";
 import type { RevocationLedger } from "../store/revocation-ledger.js";
-import { diffConfigurations, emptyConfiguration, rebase, type ItemChange } from "./collections.js";
-import { validateConfiguration } from "./config-validation.js";
+import { applyItemChanges, diffConfigurations, emptyConfiguration, findItem, rebase, routeKey, sortOrderedCollections, type ItemChange } from "./collections.js";
+import { draftConfiguration } from "./config-draft.js";
+import { validateConfiguration, validateRoutes } from "./config-validation.js";
+import { RouteSchema, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
+import type { RouteChange } from "../dataplane/dataplane.js";
 import { keepDeadTokensDead } from "./dead-tokens.js";
 import { KernelApplier } from "./kernel-applier.js";
 import { authorizeSections, changedSections, configSections, copySections } from "./section-authorization.js";
@@ -40,8 +51,21 @@ export interface Transaction {
   base: Configuration;
   baseRevision: bigint;
   candidate: Configuration;
+  /**
+   * The route changes staged through changeRoutes while nothing else was staged (undefined once anything
+   * else is): such a transaction diffs and commits as just those routes.
+   */
+  routeChanges: Map<string, RouteChange> | undefined;
   createTime: Timestamp;
   expiresAt: number;
+}
+
+/** The configured routes a changeRoutes mutation reads and changes (by key: table and destination). */
+export interface RouteEdits {
+  /** The route with this key (collections.ts routeKey), as changed so far. */
+  get(key: string): Route | undefined;
+  put(route: Route): void;
+  remove(key: string): void;
 }
 
 export interface CommitEvent {
@@ -177,12 +201,16 @@ export class ConfigEngine {
     if (open >= MAX_TRANSACTIONS_PER_PRINCIPAL) {
       throw new OrbitalError({ reason: ErrorReason.TOO_MANY_TRANSACTIONS, message: `${owner} has ${open} open transactions`, metadata: { limit: MAX_TRANSACTIONS_PER_PRINCIPAL } });
     }
+    // Sections are shared with the running configuration (drafts copy what they change), but its routes list
+    // changes in place: the transaction takes its own.
+    const base = ownRoutes(this.running);
     const tx: Transaction = {
       id: randomBytes(8).toString("hex"),
       owner,
-      base: this.running,
+      base,
       baseRevision: this.revision,
-      candidate: clone(ConfigurationSchema, this.running),
+      candidate: base,
+      routeChanges: new Map(),
       createTime: timestampNow(),
       expiresAt: Date.now() + TRANSACTION_IDLE_MS,
     };
@@ -219,53 +247,98 @@ export class ConfigEngine {
   async mutate<T>(ctx: CallContext, transactionId: string, mutate: (c: Configuration) => T): Promise<{ result: T; revision: bigint }> {
     if (transactionId) {
       const tx = this.transaction(transactionId, ctx.principal.user);
-      const staged = clone(ConfigurationSchema, tx.candidate);
-      const result = mutate(staged);
-      tx.candidate = staged;
+      const staged = draftConfiguration(tx.candidate);
+      const result = mutate(staged.config);
+      tx.candidate = staged.result;
+      tx.routeChanges = undefined;
       tx.expiresAt = Date.now() + TRANSACTION_IDLE_MS;
       return { result, revision: 0n };
     }
     return this.serialized(async () => {
-      const next = clone(ConfigurationSchema, this.running);
-      const result = mutate(next);
-      const info = await this.commitNow({ next, principal: ctx.principal, what: ctx.path.slice(ctx.path.lastIndexOf("/") + 1), author: ctx.principal.user, traceId: ctx.trace.traceId, event: CommitEventType.COMMITTED });
+      const draft = draftConfiguration(this.running);
+      const result = mutate(draft.config);
+      const info = await this.commitNow({ next: draft.result, principal: ctx.principal, what: ctx.path.slice(ctx.path.lastIndexOf("/") + 1), author: ctx.principal.user, traceId: ctx.trace.traceId, event: CommitEventType.COMMITTED });
+      return { result, revision: info.revision };
+    });
+  }
+
+  /**
+   * mutate() for single configured routes: staged in the transaction when `transactionId` is set, otherwise
+   * a one-change commit that costs what it changes (see the top of this file). `edit` may throw; nothing is
+   * changed then.
+   */
+  async changeRoutes<T>(ctx: CallContext, transactionId: string, edit: (routes: RouteEdits) => T): Promise<{ result: T; revision: bigint }> {
+    if (transactionId) {
+      const tx = this.transaction(transactionId, ctx.principal.user);
+      const edits = routeEdits(tx.candidate);
+      const result = edit(edits.api);
+      // The candidate's routes list is the transaction's own, but for the one it shares with its base.
+      const routes = tx.candidate.routes === tx.base.routes ? [...tx.base.routes] : tx.candidate.routes;
+      tx.candidate = { ...tx.candidate, routes };
+      applyItemChanges(tx.candidate, "routes", afterOf(edits.changes));
+      if (tx.routeChanges) mergeRouteChanges(tx.routeChanges, edits.changes);
+      tx.expiresAt = Date.now() + TRANSACTION_IDLE_MS;
+      return { result, revision: 0n };
+    }
+    return this.serialized(async () => {
+      const edits = routeEdits(this.running);
+      const result = edit(edits.api);
+      const info = await this.commitRoutes(edits.changes, { principal: ctx.principal, what: ctx.path.slice(ctx.path.lastIndexOf("/") + 1), author: ctx.principal.user, traceId: ctx.trace.traceId });
       return { result, revision: info.revision };
     });
   }
 
   diff(tx: Transaction): { changes: ItemChange[]; runningRevision: bigint } {
-    return { changes: diffConfigurations(this.running, tx.candidate), runningRevision: this.revision };
+    const changes = tx.routeChanges && tx.baseRevision === this.revision ? diffOfRouteChanges(tx.routeChanges) : diffConfigurations(this.running, tx.candidate);
+    return { changes, runningRevision: this.revision };
   }
 
   /** Commits a transaction; CONFIG_CONFLICT when another commit changed the same items since it began. */
   commit(ctx: CallContext, transactionId: string, comment: string, confirmMs: number | undefined): Promise<RevisionInfo> {
     const tx = this.transaction(transactionId, ctx.principal.user);
+    const as = { principal: ctx.principal, what: `the commit of transaction ${tx.id}`, author: ctx.principal.user, traceId: ctx.trace.traceId, comment, ...(confirmMs !== undefined ? { confirmMs } : {}) };
     return this.serialized(async () => {
+      if (tx.routeChanges) {
+        const info = await this.commitRoutes(this.rebaseRouteChanges(tx, tx.routeChanges), as);
+        this.transactions.delete(tx.id);
+        return info;
+      }
       let next = tx.candidate;
       if (tx.baseRevision !== this.revision) {
         const r = rebase(tx.base, tx.candidate, this.running);
-        if (!r.config) {
-          throw new OrbitalError({
-            reason: ErrorReason.CONFIG_CONFLICT,
-            message: `revision ${this.revision} changed ${r.conflicts.join(", ")} since this transaction began at revision ${tx.baseRevision}`,
-            metadata: { baseRevision: tx.baseRevision, runningRevision: this.revision },
-          });
-        }
+        if (!r.config) throw this.conflict(tx, r.conflicts);
         next = r.config;
       }
-      const info = await this.commitNow({
-        next,
-        principal: ctx.principal,
-        what: `the commit of transaction ${tx.id}`,
-        author: ctx.principal.user,
-        traceId: ctx.trace.traceId,
-        comment,
-        ...(confirmMs !== undefined ? { confirmMs } : {}),
-        event: CommitEventType.COMMITTED,
-      });
+      const info = await this.commitNow({ next, ...as, event: CommitEventType.COMMITTED });
       this.transactions.delete(tx.id);
       return info;
     });
+  }
+
+  private conflict(tx: Transaction, paths: string[]): OrbitalError {
+    return new OrbitalError({
+      reason: ErrorReason.CONFIG_CONFLICT,
+      message: `revision ${this.revision} changed ${paths.join(", ")} since this transaction began at revision ${tx.baseRevision}`,
+      metadata: { baseRevision: tx.baseRevision, runningRevision: this.revision },
+    });
+  }
+
+  /**
+   * rebase() for a transaction of single routes: its changes onto the running routes. A route changed since
+   * the transaction began, to something else than the transaction makes of it, is a conflict; one changed
+   * to the same is no change any more.
+   */
+  private rebaseRouteChanges(tx: Transaction, staged: Map<string, RouteChange>): Map<string, RouteChange> {
+    if (tx.baseRevision === this.revision) return staged;
+    const out = new Map<string, RouteChange>();
+    const conflicts: string[] = [];
+    for (const [key, c] of staged) {
+      const now = findItem<Route>(this.running, "routes", key);
+      if (sameRoute(now, c.before)) out.set(key, c);
+      else if (!sameRoute(now, c.after)) conflicts.push(`routes[${key}]`);
+    }
+    if (conflicts.length) throw this.conflict(tx, conflicts.sort());
+    return out;
   }
 
   /** A new revision whose content equals revision `target`; cancels a pending confirmed commit. */
@@ -291,7 +364,7 @@ export class ConfigEngine {
     return this.serialized(async () => {
       if (!this.active.info!.confirmDeadline) throw new OrbitalError({ reason: ErrorReason.NO_PENDING_CONFIRM, message: "no confirmed commit is waiting" });
       authorizeSections(ctx.principal, this.sectionsChangedBy(this.active), `confirming revision ${this.revision}`);
-      const confirmed = clone(RevisionSchema, this.active);
+      const confirmed = create(RevisionSchema, { info: clone(RevisionInfoSchema, this.active.info!), configuration: this.running });
       confirmed.info!.confirmDeadline = undefined;
       this.opts.store.write(confirmed);
       this.active = confirmed;
@@ -304,9 +377,10 @@ export class ConfigEngine {
   /** Revisions kept on disk, newest first. */
   history(): RevisionInfo[] {
     const out: RevisionInfo[] = [];
-    for (const n of this.opts.store.numbers()) {
+    // Files past the newest `keep` are bases of kept deltas only.
+    for (const n of this.opts.store.numbers().slice(0, this.keep)) {
       try {
-        out.push(n === this.revision ? this.active.info! : this.opts.store.read(n).info!);
+        out.push(n === this.revision ? this.active.info! : this.opts.store.readInfo(n));
       } catch {
         // unreadable revisions are reported by health, not listed
       }
@@ -348,21 +422,73 @@ export class ConfigEngine {
 
   /** validate → apply → persist → publish. On any failure the kernel and the running configuration stay as they were. */
   private async commitNow(req: CommitRequest): Promise<RevisionInfo> {
+    this.refuseWhileConfirmPending(req.event);
+    // Token deaths are written into a draft: `req.next` may share its token sections with the running one.
+    const guarded = draftConfiguration(req.next);
+    const died = keepDeadTokensDead(this.running, guarded.config, this.opts.ledger);
+    const nextConfig = guarded.result;
+    const sections = changedSections(this.running, nextConfig);
+    if (req.principal) authorizeSections(req.principal, sections, req.what);
+    validateConfiguration(nextConfig, new Set(sections));
+    // Single-route commits locate routes by binary search: a routes list replaced as a whole is put in order.
+    if (sections.includes("routes")) sortOrderedCollections(nextConfig);
+    const info = this.nextInfo(req, sections);
+    const next = create(RevisionSchema, { info, configuration: nextConfig });
+    const backends = backendsOfSections(sections);
+    await this.kernel.applyCommit(this.running, nextConfig, backends);
+    try {
+      // The ledger first: after a crash in between, a token is dead without its revision, never the reverse.
+      this.opts.ledger.add(died);
+      this.persist(next, { base: this.revision, sections });
+    } catch (err) {
+      await this.kernel.restore(this.running, backends);
+      throw err;
+    }
+    this.publish(next, req.event);
+    return info;
+  }
+
+  /**
+   * The one-change commit of single routes: checks, applies and stores just `changes`, then changes the
+   * running routes list in place (undone should the write fail). No token dies and no other section changes.
+   */
+  private async commitRoutes(changes: Map<string, RouteChange>, req: Pick<CommitRequest, "principal" | "what" | "author" | "traceId" | "comment" | "confirmMs">): Promise<RevisionInfo> {
+    this.refuseWhileConfirmPending(CommitEventType.COMMITTED);
+    const sections = changes.size ? ["routes"] : [];
+    if (req.principal) authorizeSections(req.principal, sections, req.what);
+    const puts = afterOf(changes);
+    validateRoutes(this.running, [...puts.values()].filter((r): r is Route => r !== undefined));
+    const info = this.nextInfo({ ...req, event: CommitEventType.COMMITTED }, sections);
+    const backends = backendsOfSections(sections);
+    await this.kernel.applyRouteChanges(this.running, changes, backends);
+    const undo = applyItemChanges(this.running, "routes", puts);
+    const next = create(RevisionSchema, { info, configuration: this.running });
+    try {
+      this.persist(next, { base: this.revision, sections: [], routes: puts });
+    } catch (err) {
+      undo();
+      await this.kernel.restore(this.running, backends);
+      throw err;
+    }
+    this.publish(next, CommitEventType.COMMITTED);
+    return info;
+  }
+
+  private refuseWhileConfirmPending(event: CommitEventType): void {
     const pending = this.active.info!.confirmDeadline;
-    if (pending && req.event === CommitEventType.COMMITTED) {
+    if (pending && event === CommitEventType.COMMITTED) {
       throw new OrbitalError({
         reason: ErrorReason.CONFIRM_PENDING,
         message: `revision ${this.revision} waits for confirmation; confirm it or roll back first`,
         metadata: { deadline: timestampDate(pending).toISOString() },
       });
     }
-    const died = keepDeadTokensDead(this.running, req.next, this.opts.ledger);
-    const sections = changedSections(this.running, req.next);
-    if (req.principal) authorizeSections(req.principal, sections, req.what);
-    validateConfiguration(req.next);
+  }
+
+  private nextInfo(req: Omit<CommitRequest, "next">, sections: string[]): RevisionInfo {
     // Number past every file on disk, unusable ones included: they are evidence, never overwritten.
     const newestOnDisk = this.opts.store.numbers()[0] ?? 0n;
-    const info = create(RevisionInfoSchema, {
+    return create(RevisionInfoSchema, {
       revision: (newestOnDisk > this.revision ? newestOnDisk : this.revision) + 1n,
       author: req.author,
       commitTime: timestampNow(),
@@ -372,26 +498,27 @@ export class ConfigEngine {
       changedSections: sections,
       ...(req.confirmMs !== undefined ? { confirmDeadline: timestampFromMs(Date.now() + req.confirmMs) } : {}),
     });
-    const next = create(RevisionSchema, { info, configuration: req.next });
-    const backends = backendsOfSections(sections);
-    await this.kernel.applyCommit(this.running, req.next, backends);
+  }
+
+  /** Writes the revision (as what it changed in the active one); STORAGE_FULL is also reported in health. */
+  private persist(next: Revision, change: RevisionChange): void {
     try {
-      // The ledger first: after a crash in between, a token is dead without its revision, never the reverse.
-      this.opts.ledger.add(died);
-      this.opts.store.write(next);
+      this.opts.store.write(next, change);
       this.opts.backendHealth.recovered("storage");
     } catch (err) {
       const e = toOrbitalError(err);
       if (e.reason === "STORAGE_FULL") this.opts.backendHealth.fault("storage", `commits are refused: ${e.message}`, String(e.metadata.errno ?? ""));
-      await this.kernel.restore(this.running, backends);
       throw e;
     }
+  }
+
+  private publish(next: Revision, event: CommitEventType): void {
+    const info = next.info!;
     this.active = next;
     this.opts.store.prune(this.keep);
-    this.opts.log.info({ revision: info.revision.toString(), author: info.author, event: CommitEventType[req.event] }, "configuration committed");
-    this.emit(req.event, info);
+    this.opts.log.info({ revision: info.revision.toString(), author: info.author, event: CommitEventType[event] }, "configuration committed");
+    this.emit(event, info);
     this.armConfirm();
-    return info;
   }
 
   private emit(type: CommitEventType, info: RevisionInfo): void {
@@ -435,4 +562,57 @@ export class ConfigEngine {
       this.confirmTimer.unref();
     }
   }
+}
+
+/** A configuration sharing every section with `config` but its routes list (see the top of this file). */
+function ownRoutes(config: Configuration): Configuration {
+  return { ...config, routes: [...config.routes] };
+}
+
+/** Route edits over `config` (not changed): what they read sees what they changed; `changes` collects them. */
+function routeEdits(config: Configuration): { api: RouteEdits; changes: Map<string, RouteChange> } {
+  const changes = new Map<string, RouteChange>();
+  const get = (key: string): Route | undefined => {
+    const changed = changes.get(key);
+    return changed ? changed.after : findItem<Route>(config, "routes", key);
+  };
+  const change = (key: string, after: Route | undefined, current: Route | undefined) => {
+    const before = changes.has(key) ? changes.get(key)!.before : current;
+    if (before === undefined && after === undefined) changes.delete(key);
+    else changes.set(key, { before, after });
+  };
+  return {
+    changes,
+    api: {
+      get,
+      put: (route) => change(routeKey(route), route, get(routeKey(route))),
+      remove: (key) => change(key, undefined, get(key)),
+    },
+  };
+}
+
+const afterOf = (changes: Map<string, RouteChange>) => new Map([...changes].map(([k, c]) => [k, c.after]));
+
+const sameRoute = (a: Route | undefined, b: Route | undefined) => (a === undefined || b === undefined ? a === b : a === b || equals(RouteSchema, a, b));
+
+/** Adds later changes to earlier ones: each route keeps its first before and takes its last after. */
+function mergeRouteChanges(into: Map<string, RouteChange>, later: Map<string, RouteChange>): void {
+  for (const [key, c] of later) {
+    const before = into.has(key) ? into.get(key)!.before : c.before;
+    if (sameRoute(before, c.after)) into.delete(key);
+    else into.set(key, { before, after: c.after });
+  }
+}
+
+/** Route changes as a diff, in path order (what diffConfigurations would say of them). */
+function diffOfRouteChanges(changes: Map<string, RouteChange>): ItemChange[] {
+  const json = (r: Route) => toJson(RouteSchema, r);
+  return [...changes]
+    .map(([key, { before, after }]): ItemChange => {
+      const path = `routes[${key}]`;
+      if (!before) return { path, kind: ChangeKind.ADDED, after: json(after!) };
+      if (!after) return { path, kind: ChangeKind.REMOVED, before: json(before) };
+      return { path, kind: ChangeKind.MODIFIED, before: json(before), after: json(after) };
+    })
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

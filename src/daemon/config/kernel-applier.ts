@@ -7,7 +7,7 @@ import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { OrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { BACKENDS, BackendFault, type ApplyReport, type BackendName, type Dataplane, type DataplaneError } from "../dataplane/dataplane.js";
+import { BACKENDS, BackendFault, type ApplyReport, type BackendName, type Dataplane, type DataplaneError, type RouteChange } from "../dataplane/dataplane.js";
 import type { BackendHealth } from "../services/backend-health.js";
 import { diffConfigurations } from "./collections.js";
 
@@ -52,7 +52,20 @@ export class KernelApplier {
    * had it) when one of them is failing or the kernel refuses an item the commit changes; items refused
    * before and not changed now stay reported, they do not block the commit.
    */
-  async applyCommit(running: Configuration, next: Configuration, backends: ReadonlySet<BackendName>): Promise<void> {
+  applyCommit(running: Configuration, next: Configuration, backends: ReadonlySet<BackendName>): Promise<void> {
+    return this.applyStrict(running, backends, () => this.dataplane.apply(next, { backends }), () => new Set(diffConfigurations(running, next).map((c) => c.path)));
+  }
+
+  /** applyCommit for a commit of single routes: only `changes` are applied on top of `running`. */
+  applyRouteChanges(running: Configuration, changes: ReadonlyMap<string, RouteChange>, backends: ReadonlySet<BackendName>): Promise<void> {
+    return this.applyStrict(running, backends, () => this.dataplane.apply(running, { backends, routeChanges: changes }), () => new Set([...changes.keys()].map((k) => `routes[${k}]`)), true);
+  }
+
+  /**
+   * `changed`: the paths of the items the commit changes (worked out only when needed); `scoped`: the apply
+   * covered just those, so what else is known not to be in force stays reported.
+   */
+  private async applyStrict(running: Configuration, backends: ReadonlySet<BackendName>, apply: () => Promise<ApplyReport>, changed: () => Set<string>, scoped = false): Promise<void> {
     if (backends.size === 0) return;
     for (const b of backends) {
       const fault = this.health.faultOf(b);
@@ -60,7 +73,7 @@ export class KernelApplier {
     }
     let report: ApplyReport;
     try {
-      report = await this.dataplane.apply(next, { backends });
+      report = await apply();
     } catch (err) {
       if (!(err instanceof BackendFault)) {
         await this.restore(running, backends);
@@ -72,12 +85,12 @@ export class KernelApplier {
       await this.restore(running, new Set([...backends].filter((b) => b !== err.backend)));
       throw backendUnavailable(err.backend, err.message, err);
     }
-    const fatal = this.fatalFailure(running, next, report);
+    const fatal = this.fatalFailure(changed, report);
     if (fatal) {
       await this.restore(running, backends);
       throw refusal(fatal);
     }
-    this.record(report);
+    this.record(report, scoped ? changed() : undefined);
   }
 
   /**
@@ -102,9 +115,9 @@ export class KernelApplier {
     await this.applyTolerant(running, backends);
   }
 
-  private record(report: ApplyReport): void {
+  private record(report: ApplyReport, only?: ReadonlySet<string>): void {
     for (const b of report.backends) this.health.recovered(b);
-    this.health.setUnapplied(report.backends, report.failures);
+    this.health.setUnapplied(report.backends, report.failures, only);
     for (const f of report.failures) this.log.warn({ item: f.item, errno: f.errno, backend: f.backend, err: f.message }, "configured item not in force");
   }
 
@@ -114,12 +127,12 @@ export class KernelApplier {
    * of xdp (it runs only when prefix sets or fast-path lists changed, and a changed set is refused as the
    * fast-path list made of it). Items waiting for an absent link are not refusals.
    */
-  private fatalFailure(running: Configuration, next: Configuration, report: ApplyReport): DataplaneError | undefined {
+  private fatalFailure(changedPaths: () => Set<string>, report: ApplyReport): DataplaneError | undefined {
     const refused = report.failures.filter((f) => !f.waitsForLink);
     if (refused.length === 0) return undefined;
     const firewall = refused.find((f) => f.backend === "nftables" || f.backend === "xdp");
     if (firewall) return firewall;
-    const changed = new Set(diffConfigurations(running, next).map((c) => c.path));
+    const changed = changedPaths();
     return refused.find((f) => changed.has(f.item));
   }
 }

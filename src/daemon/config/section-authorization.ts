@@ -34,6 +34,7 @@ type Loose = Record<string, unknown>;
 function sectionEqual(field: DescField, a: Configuration, b: Configuration): boolean {
   const x = (a as unknown as Loose)[field.localName];
   const y = (b as unknown as Loose)[field.localName];
+  if (x === y) return true; // shared by a draft (config-draft.ts): untouched
   switch (field.fieldKind) {
     case "list": {
       const xs = x as never[];

@@ -4,6 +4,7 @@
 // events) through it. The data plane knows nothing of the API; it names the items it failed on, and tells a
 // refused item (DataplaneError, in the report) from a backend that fails as a whole (BackendFault).
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
+import type { Route } from "../../gen/orbital/routing/v1/routing_pb.js";
 import type { AddressInfo, LinkInfo, NetlinkEvent, NetlinkOp, OpResult, RouteInfo } from "./netlink/rtnetlink-types.js";
 import type { FastPathCounterValues, FastPathInterfaceStatus } from "./xdp/xdp-fast-path.js";
 
@@ -74,9 +75,20 @@ export class BackendFault extends Error {
   }
 }
 
+/** A configured route a commit puts (after), changes (both) or removes (before). */
+export interface RouteChange {
+  before: Route | undefined;
+  after: Route | undefined;
+}
+
 export interface ApplyOptions {
   /** The backends to make match; the others are left untouched. Default: all of them. */
   backends?: ReadonlySet<BackendName>;
+  /**
+   * The configured routes to change on top of `config`, which the kernel already matches (a commit of single
+   * routes), by route key. Only those are applied, nothing else is read or changed.
+   */
+  routeChanges?: ReadonlyMap<string, RouteChange>;
 }
 
 export interface ApplyReport {

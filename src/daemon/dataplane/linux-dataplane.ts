@@ -21,6 +21,7 @@ import {
   type BackendName,
   type Dataplane,
   type ForeignRoute,
+  type RouteChange,
   type RouteOp,
   type RuleCounters,
 } from "./dataplane.js";
@@ -194,7 +195,10 @@ export class LinuxDataplane implements Dataplane {
     const backends = options.backends ?? new Set<BackendName>(BACKENDS);
     const started = Date.now();
     const failures: DataplaneError[] = [];
-    if (backends.has("rtnetlink")) {
+    if (backends.has("rtnetlink") && options.routeChanges) {
+      const links = await this.links();
+      await this.applyRouteChanges(options.routeChanges, new Map(links.map((l) => [l.name, l])), failures);
+    } else if (backends.has("rtnetlink")) {
       try {
         await this.applyVlans(config, failures);
         const links = await this.links();
@@ -407,6 +411,43 @@ export class LinuxDataplane implements Dataplane {
       ops.push({ op: "routeDel", route: r });
       items.push(`routes[table=${r.table},destination=${r.destination}]`);
     }
+    await this.runRoutes(ops, items, failures);
+  }
+
+  /**
+   * Only the routes a commit of single routes changes, the rest being in force already: a new one is added
+   * exclusively (a foreign route at its key is a refused item, as in applyRoutes), a changed one replaced
+   * (deleted and added when its kernel key changes), a removed one deleted.
+   */
+  private async applyRouteChanges(changes: ReadonlyMap<string, RouteChange>, byName: Map<string, LinkInfo>, failures: DataplaneError[]): Promise<void> {
+    const dels: NetlinkOp[] = [];
+    const delItems: string[] = [];
+    const ops: NetlinkOp[] = [];
+    const items: string[] = [];
+    const ifindexOf = (name: string) => byName.get(name)?.ifindex;
+    for (const [key, { before, after }] of changes) {
+      const item = `routes[${key}]`;
+      const was = before ? routeSpecOf(before, ifindexOf) : undefined;
+      const spec = after ? routeSpecOf(after, ifindexOf) : undefined;
+      const sameKey = was && spec && kernelRouteKey(was) === kernelRouteKey(spec);
+      if (was && !sameKey) {
+        dels.push({ op: "routeDel", route: was });
+        delItems.push(item);
+      }
+      if (spec) {
+        ops.push({ op: sameKey ? "routeReplace" : "routeAdd", route: spec });
+        items.push(item);
+      }
+    }
+    // A route that was not in force (refused, or removed outside orbitald) is gone already: not a refusal.
+    const delFailures: DataplaneError[] = [];
+    await this.run(dels, delItems, "route", delFailures);
+    failures.push(...delFailures.filter((f) => f.errno !== "ESRCH" && f.errno !== "ENOENT"));
+    await this.runRoutes(ops, items, failures);
+  }
+
+  /** Runs route operations; a refusal because someone else's route holds the key names that route. */
+  private async runRoutes(ops: NetlinkOp[], items: string[], failures: DataplaneError[]): Promise<void> {
     const before = failures.length;
     await this.run(ops, items, "route", failures);
     const conflicts = failures.slice(before).filter((f) => f.errno === "EEXIST");

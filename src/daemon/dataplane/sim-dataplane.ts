@@ -42,11 +42,18 @@ export class SimDataplane implements Dataplane {
   async apply(config: Configuration, options: ApplyOptions = {}): Promise<ApplyReport> {
     const backends = options.backends ?? new Set(BACKENDS);
     const failures: DataplaneError[] = [];
-    if (this.failItem && diffConfigurations(emptyConfiguration(), config).some((c) => c.path === this.failItem)) {
+    if (this.failItem && this.holds(config, options)) {
       failures.push(new DataplaneError(`simulated kernel refusal of ${this.failItem}`, this.failItem, "apply", "EINVAL", { backend: backendOfItem(this.failItem) }));
     }
     this.current = config;
     return { backends, failures };
+  }
+
+  /** Whether the configuration applied holds the item to refuse (route changes: one they put). */
+  private holds(config: Configuration, options: ApplyOptions): boolean {
+    // Route changes come on top of the configuration it holds, which the engine then updates in place.
+    if (options.routeChanges) return [...options.routeChanges].some(([key, c]) => c.after && `routes[${key}]` === this.failItem);
+    return diffConfigurations(emptyConfiguration(), config).some((c) => c.path === this.failItem);
   }
 
   async links(): Promise<LinkInfo[]> {

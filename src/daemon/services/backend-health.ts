@@ -88,10 +88,10 @@ export class BackendHealth {
     return s.fault === undefined ? undefined : { detail: s.fault, errno: s.errno };
   }
 
-  /** Replaces what is known not to be in force for the backends an apply covered. */
-  setUnapplied(backends: ReadonlySet<BackendName>, failures: readonly DataplaneError[]): void {
+  /** Replaces what is known not to be in force for the backends an apply covered (`only`: for those items of them). */
+  setUnapplied(backends: ReadonlySet<BackendName>, failures: readonly DataplaneError[], only?: ReadonlySet<string>): void {
     const now = Date.now();
-    for (const [item, u] of this.unapplied) if (backends.has(u.backend)) this.unapplied.delete(item);
+    for (const [item, u] of this.unapplied) if (backends.has(u.backend) && (!only || only.has(item))) this.unapplied.delete(item);
     for (const f of failures) if (backends.has(f.backend)) this.unapplied.set(f.item, { backend: f.backend, reason: f.message, errno: f.errno ?? "", at: now });
     const byService = new Map<string, string[]>();
     for (const [item, u] of this.unapplied) {

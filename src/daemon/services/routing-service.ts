@@ -15,7 +15,7 @@ import {
   type RoutingService,
 } from "../../gen/orbital/routing/v1/routing_pb.js";
 import { OrbitalError, toOrbitalError } from "../../common/errors.js";
-import { MAIN_TABLE, routeKey } from "../config/collections.js";
+import { compareRoutes, MAIN_TABLE, routeKey } from "../config/collections.js";
 import type { ConfigEngine } from "../config/config-engine.js";
 import type { Dataplane } from "../dataplane/dataplane.js";
 import { apiRouteType, kernelRouteKey, routeSpecOf } from "../dataplane/kernel-routes.js";
@@ -38,11 +38,6 @@ export const MAX_WATCH_BACKLOG = 100_000;
 
 function familyOfCidr(cidr: string): AddressFamily {
   return cidr.includes(":") ? AddressFamily.IPV6 : AddressFamily.IPV4;
-}
-
-/** Order: table, family, destination. */
-function compareRoutes(a: Route, b: Route): number {
-  return (a.table || MAIN_TABLE) - (b.table || MAIN_TABLE) || familyOfCidr(a.destination!.cidr) - familyOfCidr(b.destination!.cidr) || a.destination!.cidr.localeCompare(b.destination!.cidr, "en", { numeric: true });
 }
 
 /** A canonical key for a request's (destination, table); INVALID_PREFIX when the destination is not one. */
@@ -142,10 +137,9 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane, backe
     async createRoute(req, ctx) {
       const exists = await interfaceChecker(engine.running);
       const route = checked(req.route ?? create(RouteSchema), "route", exists);
-      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
-        if (config.routes.some((r) => routeKey(r) === routeKey(route))) throw alreadyExists("route", routeKey(route));
-        config.routes.push(route);
-        config.routes.sort(compareRoutes);
+      const { revision } = await engine.changeRoutes(ctx, req.transactionId, (routes) => {
+        if (routes.get(routeKey(route))) throw alreadyExists("route", routeKey(route));
+        routes.put(route);
       });
       return { route, revision };
     },
@@ -153,22 +147,22 @@ export function routingService(engine: ConfigEngine, dataplane: Dataplane, backe
     async updateRoute(req, ctx) {
       const key = keyOf(req.route?.destination?.cidr ?? "", req.route?.table ?? 0, "route.destination.cidr");
       const exists = await interfaceChecker(engine.running);
-      const { result, revision } = await engine.mutate(ctx, req.transactionId, (config) => {
-        const n = config.routes.findIndex((r) => routeKey(r) === key);
-        if (n < 0) throw notFound("route", key);
-        const merged = applyFieldMask(RouteSchema, config.routes[n]!, req.route!, req.updateMask, ["type", "gateway", "interface", "metric", "description"]);
-        config.routes[n] = checked(merged, "route", exists);
-        return config.routes[n]!;
+      const { result, revision } = await engine.changeRoutes(ctx, req.transactionId, (routes) => {
+        const current = routes.get(key);
+        if (!current) throw notFound("route", key);
+        const merged = applyFieldMask(RouteSchema, current, req.route!, req.updateMask, ["type", "gateway", "interface", "metric", "description"]);
+        const route = checked(merged, "route", exists);
+        routes.put(route);
+        return route;
       });
       return { route: result, revision };
     },
 
     async deleteRoute(req, ctx) {
       const key = keyOf(req.destination?.cidr ?? "", req.table, "destination.cidr");
-      const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
-        const n = config.routes.findIndex((r) => routeKey(r) === key);
-        if (n < 0) throw notFound("route", key);
-        config.routes.splice(n, 1);
+      const { revision } = await engine.changeRoutes(ctx, req.transactionId, (routes) => {
+        if (!routes.get(key)) throw notFound("route", key);
+        routes.remove(key);
       });
       return { revision };
     },
