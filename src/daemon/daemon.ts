@@ -14,6 +14,7 @@ import { InterfaceService } from "../gen/orbital/interface/v1/interface_pb.js";
 import { RoutingService } from "../gen/orbital/routing/v1/routing_pb.js";
 import { HealthStatus, SystemService } from "../gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../gen/orbital/user/v1/user_pb.js";
+import { PackageService } from "../gen/orbital/package/v1/package_pb.js";
 import { apiServices } from "../common/api-services.js";
 import type { Logger } from "../common/logger.js";
 import { Metrics } from "../common/metrics.js";
@@ -36,6 +37,10 @@ import { notImplementedService } from "./services/not-implemented.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { systemService } from "./services/system-service.js";
 import { userService } from "./services/user-service.js";
+import { packageService } from "./services/package-service.js";
+import { javascriptHostCommand } from "./packages/javascript-host.js";
+import { PackageManager } from "./packages/package-manager.js";
+import { DEFAULT_IMAGE_KEYS_DIR, loadImageKeys } from "./packages/trust-store.js";
 import { ConfigEngine } from "./config/config-engine.js";
 import { createDataplane } from "./dataplane/create-dataplane.js";
 import { AuditLog } from "./store/audit-log.js";
@@ -147,8 +152,19 @@ export class Daemon {
       ...(handlerTimeoutMs ? { handlerTimeoutMs } : {}),
       onHandlerOutcome: (entry, failure) => reportHandlerOutcome(health, entry, failure),
     });
+    const imageKeys = loadImageKeys(env.ORBITAL_PACKAGE_KEYS_DIR ?? DEFAULT_IMAGE_KEYS_DIR, log);
+    const packages = new PackageManager({
+      packagesDir: opts.packagesDir,
+      bundleRoot: path.dirname(path.resolve(opts.dataDir)),
+      socketPath: opts.socketPath,
+      config: () => engine.running,
+      imageKeys,
+      javascriptHost: javascriptHostCommand(env),
+      log,
+    });
+    packages.start();
     const connections = new ConnectionTable();
-    const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users);
+    const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users, packages);
     const receiveBudget = new ReceiveBudget(defaultReceiveCaps);
     const grpc = new GrpcServer({ log, pipeline, connections, authenticatePeer, receiveBudget, ...(deps.limits ? { limits: deps.limits } : {}) });
     const fast = new FastTransport({ log, pipeline, authenticatePeer, receiveBudget });
@@ -173,6 +189,7 @@ export class Daemon {
       [InterfaceService, interfaceService(engine, reads) as unknown as AnyServiceImpl],
       [RoutingService, routingService(engine, reads, backendHealth) as unknown as AnyServiceImpl],
       [FirewallService, firewallService(engine, reads) as unknown as AnyServiceImpl],
+      [PackageService, packageService(engine, packages, [...imageKeys.keys()]) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
       const impl = implemented.get(service);

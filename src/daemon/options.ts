@@ -1,4 +1,5 @@
 // orbitald's command line and environment: flags win over environment, environment over defaults.
+import path from "node:path";
 import { parseArgs } from "node:util";
 
 export type DataplaneBackend = "linux" | "sim";
@@ -6,6 +7,8 @@ export type DataplaneBackend = "linux" | "sim";
 export interface DaemonOptions {
   socketPath: string;
   dataDir: string;
+  /** Installed add-on packages and their supervisor's services. */
+  packagesDir: string;
   dataplane: DataplaneBackend;
   logLevel: string;
   /** How long SIGTERM waits for calls in flight before cancelling them. */
@@ -17,6 +20,8 @@ export const usage = `usage: orbitald [options]
   --socket PATH       gRPC Unix socket to bind when init passes none (env ORBITAL_SOCKET,
                       default /run/orbital/api.sock)
   --data-dir DIR      configuration and audit data (env ORBITAL_DATA_DIR, default /data/orbital)
+  --packages-dir DIR  installed packages (env ORBITAL_PACKAGES_DIR, default: packages beside the
+                      data dir, /data/packages)
   --dataplane NAME    data plane backend: linux or sim (env ORBITAL_DATAPLANE, default linux;
                       sim is for unit tests only)
   --log-level LEVEL   trace, debug, info, warn, error (env ORBITAL_LOG_LEVEL, default info)
@@ -36,6 +41,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DaemonOpti
       options: {
         socket: { type: "string" },
         "data-dir": { type: "string" },
+        "packages-dir": { type: "string" },
         dataplane: { type: "string" },
         "log-level": { type: "string" },
         "drain-ms": { type: "string" },
@@ -54,9 +60,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): DaemonOpti
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) throw new UsageError(`unknown log level "${logLevel}"`);
   const drainMs = Number(values["drain-ms"] ?? 10000);
   if (!Number.isInteger(drainMs) || drainMs < 0) throw new UsageError("--drain-ms must be a whole number of milliseconds");
+  const dataDir = values["data-dir"] ?? env.ORBITAL_DATA_DIR ?? "/data/orbital";
   return {
     socketPath: values.socket ?? env.ORBITAL_SOCKET ?? "/run/orbital/api.sock",
-    dataDir: values["data-dir"] ?? env.ORBITAL_DATA_DIR ?? "/data/orbital",
+    dataDir,
+    packagesDir: values["packages-dir"] ?? env.ORBITAL_PACKAGES_DIR ?? path.join(path.dirname(path.resolve(dataDir)), "packages"),
     dataplane,
     logLevel,
     drainMs,

@@ -149,7 +149,7 @@ describe("real requests", () => {
   });
 
   it("501 UNIMPLEMENTED: SERVICE_NOT_IMPLEMENTED, unary and server streaming", async () => {
-    expectStatus(await rest(base, { method: "GET", path: "/v1/packages", token: root }), "SERVICE_NOT_IMPLEMENTED");
+    expectStatus(await rest(base, { method: "GET", path: "/v1/update/status", token: root }), "SERVICE_NOT_IMPLEMENTED");
     expectStatus(await rest(base, { method: "POST", path: "/v1/update:install", token: root, body: '{"bundlePath":"/data/x.raucb"}' }), "SERVICE_NOT_IMPLEMENTED");
   });
 
