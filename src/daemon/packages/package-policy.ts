@@ -11,14 +11,13 @@ import { Violations } from "../validation/violations.js";
 /** Capability families a package never gets by default: who may do what, and what runs on the box. */
 const WITHHELD_BY_DEFAULT = ["user.", "update.", "package."];
 
-export function defaultPackagePolicy(): PackagePolicy {
-  return create(PackagePolicySchema, {
-    allowedCapabilities: capabilityCatalogue.map((c) => c.name).filter((n) => !WITHHELD_BY_DEFAULT.some((p) => n.startsWith(p))),
-  });
-}
+const DEFAULT_POLICY: Readonly<PackagePolicy> = create(PackagePolicySchema, {
+  allowedCapabilities: capabilityCatalogue.map((c) => c.name).filter((n) => !WITHHELD_BY_DEFAULT.some((p) => n.startsWith(p))),
+});
 
+/** The policy in force; never modify the result (the default one is shared, and checked on every call). */
 export function effectivePolicy(config: Configuration): { policy: PackagePolicy; isDefault: boolean } {
-  return config.packagePolicy ? { policy: config.packagePolicy, isDefault: false } : { policy: defaultPackagePolicy(), isDefault: true };
+  return config.packagePolicy ? { policy: config.packagePolicy, isDefault: false } : { policy: DEFAULT_POLICY as PackagePolicy, isDefault: true };
 }
 
 /** The requested capabilities the policy does not allow. */
