@@ -162,7 +162,7 @@ export class Daemon {
       javascriptHost: javascriptHostCommand(env),
       log,
     });
-    packages.start();
+    const packagesProblem = packages.start();
     const connections = new ConnectionTable();
     const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users, packages);
     const receiveBudget = new ReceiveBudget(defaultReceiveCaps);
@@ -198,6 +198,7 @@ export class Daemon {
       else if (impl) health.set(service.typeName, HealthStatus.SERVING);
       else health.set(service.typeName, HealthStatus.NOT_SERVING, "not implemented in this build");
     }
+    if (packagesProblem) health.set(PackageService.typeName, HealthStatus.DEGRADED, packagesProblem);
     grpc.addService({ service: Health, impl: grpcHealthService(health) as unknown as AnyServiceImpl, capability: DISCOVERY_CAPABILITY });
     const reflection = reflectionService([...apiServices, Health]) as unknown as AnyServiceImpl;
     grpc.addService({ service: ReflectionV1, impl: reflection, capability: DISCOVERY_CAPABILITY });

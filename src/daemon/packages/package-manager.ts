@@ -60,10 +60,20 @@ export class PackageManager {
     this.supervisor = new RunitSupervisor(deps.packagesDir, deps.log);
   }
 
-  /** Clears what an interrupted install left, and makes sure the supervisor runs when packages exist. */
-  start(): void {
+  /**
+   * Clears what an interrupted install left, and makes sure the supervisor runs when packages exist. Never
+   * throws: without runit the daemon serves on, and says why its packages do not run.
+   */
+  start(): string | undefined {
     for (const n of readdirSync(this.deps.packagesDir)) if (n.startsWith(".staging-")) rmSync(path.join(this.deps.packagesDir, n), { recursive: true, force: true });
-    if (this.registry.list().length > 0) this.supervisor.ensureRunning();
+    if (this.registry.list().length === 0) return undefined;
+    try {
+      this.supervisor.ensureRunning();
+      return undefined;
+    } catch (err) {
+      this.deps.log.error({ err }, "package supervisor not started: installed packages do not run");
+      return `installed packages do not run: ${(err as Error).message}`;
+    }
   }
 
   /** The principal of a package's uid: its grants, cut to what the policy allows now. */

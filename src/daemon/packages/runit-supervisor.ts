@@ -4,6 +4,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
+import { OrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 
 export interface ServiceSpec {
@@ -48,7 +50,7 @@ function findTool(name: string): string {
     const p = path.join(dir, name);
     if (existsSync(p)) return p;
   }
-  throw new Error(`${name} is not installed (runit's ${name} is needed to run packages)`);
+  throw new OrbitalError({ reason: ErrorReason.UNSUPPORTED, message: `${name} is not installed: packages need runit (runsvdir, runsv, chpst, sv, svlogd) and setpriv`, metadata: { feature: `packages (${name})` } });
 }
 
 export class RunitSupervisor {
