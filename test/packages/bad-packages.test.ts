@@ -147,6 +147,27 @@ describe("a bad package file is refused and leaves nothing behind", () => {
   });
 });
 
+describe("a box without runit", () => {
+  let bare: RunningDaemon;
+  beforeAll(async () => {
+    bare = await startDaemon({ env: { ORBITAL_PACKAGE_KEYS_DIR: signer.keysDir, PATH: "/nonexistent" } });
+  });
+  afterAll(() => bare?.cleanup());
+
+  it("refuses an install with UNSUPPORTED and leaves nothing", async () => {
+    let error: OrbitalError | undefined;
+    try {
+      for await (const _ of bare.client(PackageService, 60_000).installPackage({ bundlePath: writePackage(bare.dir, "sleeper.opkg", packageFile(signer)) })) void _;
+    } catch (err) {
+      error = err as OrbitalError;
+    }
+    expect(error?.reason).toBe("UNSUPPORTED");
+    expect(error!.metadata.feature).toMatch(/^packages \(/);
+    expect(readdirSync(path.join(bare.dir, "packages")).filter((n) => n !== "installed.json" && n !== ".services")).toEqual([]);
+    expect((await bare.client(PackageService).listPackages({})).packages).toEqual([]);
+  });
+});
+
 describe("a package bigger than the data partition", () => {
   let small: RunningDaemon;
   let mount: string;
