@@ -79,6 +79,7 @@ const cases: { label: string; bytes: () => Buffer; reason: string; metadata?: Re
   { label: "a device file", bytes: () => packageFile(signer, { files: [sleeperScript(), { name: "disk", type: "device", mode: 0o600 }] }), reason: "PACKAGE_INVALID" },
   { label: "a setuid file", bytes: () => packageFile(signer, { files: [sleeperScript(), file("su", 0o4755)] }), reason: "PACKAGE_INVALID" },
   { label: "an entry program that is not in the package", bytes: () => packageFile(signer, { manifest: scriptManifest({ entry: ["missing.sh"] }) }), reason: "PACKAGE_INVALID", metadata: { field: "entry" } },
+  { label: "a javascript package with less memory than Node needs", bytes: () => packageFile(signer, { manifest: scriptManifest({ runtime: "javascript", limits: { memoryBytes: 256 << 20 } }) }), reason: "PACKAGE_INVALID", metadata: { field: "limits.memoryBytes" } },
   { label: "not a package at all", bytes: () => Buffer.from("hello, I am not a tar archive\n".repeat(40)), reason: "PACKAGE_INVALID" },
 ];
 

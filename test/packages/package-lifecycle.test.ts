@@ -91,7 +91,7 @@ describe.skipIf(!canUseNetns)("the example package blocklist-sync", () => {
     const limits = readFileSync(`/proc/${p.pid}/limits`, "utf8");
     expect(limits).toMatch(/^Max open files\s+128\s+128/m);
     expect(limits).toMatch(/^Max processes\s+32\s+32/m);
-    expect(limits).toMatch(/^Max data size\s+268435456\s+268435456/m);
+    expect(limits).toMatch(/^Max data size\s+1073741824\s+1073741824/m);
     expect(limits).toMatch(/^Max file size\s+16777216\s+16777216/m); // dataQuotaBytes
     // The version dir is root's; the package's uid may write only its data dir.
     const files = path.join(packagesDir, NAME, "1.0.0");

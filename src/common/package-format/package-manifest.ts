@@ -20,8 +20,14 @@ export interface ResourceLimits {
   openFiles: number;
 }
 
+/**
+ * RLIMIT_DATA counts the address space V8 reserves for its heap: Node 24 (the executable's runtime) does not
+ * start under 512 MiB of it (measured: SIGTRAP in NewIsolate), so a JavaScript package needs at least 1 GiB.
+ * Its JavaScript heap is bounded by the executable's own --max-old-space-size.
+ */
+export const MIN_JAVASCRIPT_MEMORY_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_LIMITS: ResourceLimits = { memoryBytes: 256 << 20, processes: 64, openFiles: 256 };
-const MAX_LIMITS: ResourceLimits = { memoryBytes: 1024 << 20, processes: 512, openFiles: 4096 };
+const MAX_LIMITS: ResourceLimits = { memoryBytes: 4 * 1024 * 1024 * 1024, processes: 512, openFiles: 4096 };
 
 export interface PackageManifest {
   name: string;
@@ -92,11 +98,13 @@ export function parseManifest(text: string): PackageManifest {
   if (new Set(caps).size !== caps.length) throw new ManifestError("capabilities", "must not repeat a capability");
   const limitsIn = (o.limits ?? {}) as Loose;
   if (typeof limitsIn !== "object" || Array.isArray(limitsIn)) throw new ManifestError("limits", "must be an object");
+  const minMemory = runtime === "javascript" ? MIN_JAVASCRIPT_MEMORY_BYTES : 0;
   const limits: ResourceLimits = {
-    memoryBytes: wholeNumber(limitsIn.memoryBytes, "limits.memoryBytes", MAX_LIMITS.memoryBytes, DEFAULT_LIMITS.memoryBytes),
+    memoryBytes: wholeNumber(limitsIn.memoryBytes, "limits.memoryBytes", MAX_LIMITS.memoryBytes, Math.max(DEFAULT_LIMITS.memoryBytes, minMemory)),
     processes: wholeNumber(limitsIn.processes, "limits.processes", MAX_LIMITS.processes, DEFAULT_LIMITS.processes),
     openFiles: wholeNumber(limitsIn.openFiles, "limits.openFiles", MAX_LIMITS.openFiles, DEFAULT_LIMITS.openFiles),
   };
+  if (limits.memoryBytes < minMemory) throw new ManifestError("limits.memoryBytes", `a javascript package needs at least ${minMemory} (Node reserves that much for its heap)`);
   return {
     name,
     version,
