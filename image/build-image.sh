@@ -13,6 +13,8 @@
 # ORBITAL_ROOTFS_COMPRESSION overrides the meta's ROOTFS_COMPRESSION (mksquashfs -comp ...), for experiments.
 # Inputs: ORBITAL_SEA_DIR (default dist/sea/<arch>, brought up to date with scripts/build-sea.mjs --if-stale)
 # and ORBITAL_SUPERVISE (default native/build/<arch>/orbital-supervise, brought up to date with make -C native).
+# ORBITAL_PACKAGE_KEYS: the package signing public keys the image trusts (default build/package-keys, the
+# development key of npm run build).
 # Results in --out: orbital-<board>.img (the disk), vmlinuz, initrd.img, cmdline.txt (direct kernel boot),
 # rootfs.squashfs, packages.txt (the Debian packages and versions used), SHA256SUMS.
 set -euo pipefail
@@ -79,6 +81,8 @@ fi
 # ---- inputs: the Orbital binaries -------------------------------------------------------------------------
 sea=${ORBITAL_SEA_DIR:-$repo/dist/sea/$ARCH}
 supervise=${ORBITAL_SUPERVISE:-$repo/native/build/$ARCH/orbital-supervise}
+# Package signing keys the image trusts: the development key npm run build made (docs/packages.md).
+package_keys=${ORBITAL_PACKAGE_KEYS:-$repo/build/package-keys}
 # The target's libmnl and libbpf for the cross build of the rtnetlink and xdp addons: libmnl0, libmnl-dev,
 # libbpf1, libbpf-dev and libbpf's own libraries (libelf1, zlib1g) of DEBIAN_ARCH, downloaded and unpacked,
 # not installed (scripts/install-deps.sh says why), into build/cross/<arch>/sysroot.
@@ -178,6 +182,7 @@ inputs_id=$(
     cat "$manifest"
     (cd "$sea" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
     sha256sum <"$supervise"
+    cat "$package_keys"/*.pem 2>/dev/null | grep -v PRIVATE || true
     find overlay board/common "$board_dir" image -type f -print0 | sort -z | xargs -0 sha256sum
     find overlay -type l -printf '%p -> %l\n' | sort
   } | sed "s|$repo/||g" | sha256sum | cut -d' ' -f1
@@ -298,7 +303,7 @@ install_modules "$rootfs/usr" "${common_modules[@]}" $BOARD_MODULES
 log "kernel $kver: $(find "$rootfs/usr/lib/modules/$kver" -name '*.ko*' | wc -l) modules in the root file system"
 
 # ---- the shared post-build step --------------------------------------------------------------------------
-ORBITAL_SEA_DIR=$sea ORBITAL_SUPERVISE=$supervise bash board/common/post-build.sh "$rootfs" "$board_dir"
+ORBITAL_SEA_DIR=$sea ORBITAL_SUPERVISE=$supervise ORBITAL_PACKAGE_KEYS=$package_keys bash board/common/post-build.sh "$rootfs" "$board_dir"
 
 # ---- every shared library a program needs is in the image ------------------------------------------------
 missing=$(

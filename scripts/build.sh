@@ -22,3 +22,7 @@ tsx scripts/gen-openapi.ts
 
 echo "build: bundle"
 node scripts/bundle.mjs
+
+# The example package, signed with the development key (generated into build/package-keys/ when missing).
+echo "build: example package"
+tsx scripts/build-package.ts examples/blocklist-sync --bundle examples/blocklist-sync/src/main.ts

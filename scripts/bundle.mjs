@@ -31,7 +31,7 @@ const common = {
 // daemon, which serves it at GET /v1/openapi.json; without it the daemon generates one from the descriptors.
 const openapi = existsSync("dist/openapi.json") ? JSON.stringify(JSON.parse(readFileSync("dist/openapi.json", "utf8"))) : undefined;
 const daemonDefine = { ...common.define, ...(openapi ? { ORBITAL_OPENAPI: JSON.stringify(openapi) } : {}) };
-await build({ ...common, define: daemonDefine, entryPoints: { orbitald: "src/bin/orbitald.ts", client: "src/client/index.ts" } });
+await build({ ...common, define: daemonDefine, entryPoints: { orbitald: "src/bin/orbitald.ts", client: "src/client/index.ts", "package-host": "src/bin/package-host.ts" } });
 // orbctl starts once per command. dist/orbctl.mjs is a small loader; the CLI itself, dist/orbctl-core.cjs, is
 // CommonJS so that the loader can run it through node:vm with a V8 code cache (Node 20 has no compile cache
 // for ES modules). It is minified (less to parse), and its command handlers are imported on demand, which
@@ -45,4 +45,4 @@ writeFileSync(
   "dist/completion/orbctl.bash",
   execFileSync(process.execPath, ["dist/orbctl.mjs", "completion", "bash"], { encoding: "utf8", env: { ...process.env, ORBCTL_CODE_CACHE: "0" } }),
 );
-console.log("build: dist/orbitald.mjs dist/client.mjs dist/orbctl.mjs dist/orbctl-core.cjs dist/completion/orbctl.bash");
+console.log("build: dist/orbitald.mjs dist/client.mjs dist/package-host.mjs dist/orbctl.mjs dist/orbctl-core.cjs dist/completion/orbctl.bash");

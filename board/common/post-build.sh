@@ -9,6 +9,8 @@
 #   ORBITAL_SEA_DIR         the single-executable tree (bin/orbital, lib/orbital/*.node); unset: skip
 #                           (Buildroot's orbital package installs it)
 #   ORBITAL_SUPERVISE       the orbital-supervise executable; unset: skip
+#   ORBITAL_PACKAGE_KEYS    a directory of package signing public keys (*.pem; *.key.pem, private halves,
+#                           are never taken) for /etc/orbital/package-keys; unset: none
 #   ORBITAL_VERSION         version written to /etc/os-release (default: package.json's)
 set -euo pipefail
 
@@ -42,6 +44,15 @@ if [ -n "${ORBITAL_SEA_DIR:-}" ]; then
 fi
 if [ -n "${ORBITAL_SUPERVISE:-}" ]; then
   install -D -m 0755 "$ORBITAL_SUPERVISE" "$target/usr/sbin/orbital-supervise"
+fi
+
+# 3b. The package signing keys the image trusts (docs/packages.md): public halves only.
+if [ -n "${ORBITAL_PACKAGE_KEYS:-}" ]; then
+  mkdir -p "$target/etc/orbital/package-keys"
+  for key in "$ORBITAL_PACKAGE_KEYS"/*.pem; do
+    case "$key" in *.key.pem) continue ;; esac
+    [ -e "$key" ] && install -m 0644 "$key" "$target/etc/orbital/package-keys/$(basename "$key")"
+  done
 fi
 
 # 4. Modules rcS loads whatever the hardware: the names (not the path globs) of board/common/modules. The

@@ -637,8 +637,47 @@ const pkg: CommandSpec = {
   children: [
     { name: "list", summary: "list installed packages", description: PAGE_NOTE, handler: "package.list", examples: ["orbctl package list"] },
     { name: "show", summary: "show one package", handler: "package.show", args: [{ name: "NAME", help: "package name" }], examples: ["orbctl package show wireguard"] },
-    { name: "install", summary: "verify and install a bundle, showing progress", handler: "package.install", args: [bundleArg], examples: ["orbctl package install /data/wireguard-1.0.0.oap"] },
+    { name: "install", summary: "verify and install a bundle, showing progress", handler: "package.install", args: [bundleArg], examples: ["orbctl package install /data/blocklist-sync-1.0.0.opkg"] },
     { name: "delete", summary: "stop and remove a package", handler: "package.delete", args: [{ name: "NAME", help: "package name" }], examples: ["orbctl package delete wireguard"] },
+    {
+      name: "logs",
+      summary: "the last lines a package wrote to stdout and stderr",
+      handler: "package.logs",
+      args: [{ name: "NAME", help: "package name" }],
+      flags: [{ name: "lines", value: "N", type: "int", help: "how many of the last lines, 1..1000 (default 100)" }],
+      examples: ["orbctl package logs blocklist-sync --lines 20"],
+    },
+    {
+      name: "policy",
+      summary: "what packages may be granted, and the trusted signing keys",
+      children: [
+        { name: "show", summary: "the package policy in force and the image's key ids", handler: "package.policyShow", examples: ["orbctl package policy show"] },
+        {
+          name: "allow",
+          summary: "set the capabilities packages may request (replaces the list)",
+          handler: "package.policyAllow",
+          args: [{ name: "CAPABILITY", help: "capability names, e.g. firewall.read", variadic: true }],
+          examples: ["orbctl package policy allow firewall.read firewall.write system.read"],
+        },
+        {
+          name: "trust",
+          summary: "trust a package signing key besides the image's",
+          handler: "package.policyTrust",
+          args: [
+            { name: "NAME", help: "a name for the key" },
+            { name: "FILE", help: "its Ed25519 public key in PEM form, a file on this machine", complete: "files" },
+          ],
+          examples: ["orbctl package policy trust vendor-a /tmp/vendor-a.pem"],
+        },
+        {
+          name: "untrust",
+          summary: "stop trusting a key added with trust",
+          handler: "package.policyUntrust",
+          args: [{ name: "NAME", help: "the key's name" }],
+          examples: ["orbctl package policy untrust vendor-a"],
+        },
+      ],
+    },
   ],
 };
 

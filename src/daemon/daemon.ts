@@ -15,6 +15,7 @@ import { RoutingService } from "../gen/orbital/routing/v1/routing_pb.js";
 import { HealthStatus, SystemService } from "../gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../gen/orbital/user/v1/user_pb.js";
 import { UpdateService } from "../gen/orbital/update/v1/update_pb.js";
+import { PackageService } from "../gen/orbital/package/v1/package_pb.js";
 import { apiServices } from "../common/api-services.js";
 import type { Logger } from "../common/logger.js";
 import { Metrics } from "../common/metrics.js";
@@ -39,6 +40,10 @@ import { systemService } from "./services/system-service.js";
 import { userService } from "./services/user-service.js";
 import { updateService } from "./services/update-service.js";
 import { RaucCli } from "./update/rauc-cli.js";
+import { packageService } from "./services/package-service.js";
+import { javascriptHostCommand } from "./packages/javascript-host.js";
+import { PackageManager } from "./packages/package-manager.js";
+import { DEFAULT_IMAGE_KEYS_DIR, loadImageKeys } from "./packages/trust-store.js";
 import { ConfigEngine } from "./config/config-engine.js";
 import { createDataplane } from "./dataplane/create-dataplane.js";
 import { AuditLog } from "./store/audit-log.js";
@@ -153,8 +158,19 @@ export class Daemon {
       ...(handlerTimeoutMs ? { handlerTimeoutMs } : {}),
       onHandlerOutcome: (entry, failure) => reportHandlerOutcome(health, entry, failure),
     });
+    const imageKeys = loadImageKeys(env.ORBITAL_PACKAGE_KEYS_DIR ?? DEFAULT_IMAGE_KEYS_DIR, log);
+    const packages = new PackageManager({
+      packagesDir: opts.packagesDir,
+      bundleRoot: path.dirname(path.resolve(opts.dataDir)),
+      socketPath: opts.socketPath,
+      config: () => engine.running,
+      imageKeys,
+      javascriptHost: javascriptHostCommand(env),
+      log,
+    });
+    const packagesProblem = packages.start();
     const connections = new ConnectionTable();
-    const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users);
+    const authenticatePeer = (peer: PeerCredentials) => principalFromPeer(peer, users, packages);
     const receiveBudget = new ReceiveBudget(defaultReceiveCaps);
     const grpc = new GrpcServer({ log, pipeline, connections, authenticatePeer, receiveBudget, ...(deps.limits ? { limits: deps.limits } : {}) });
     const fast = new FastTransport({ log, pipeline, authenticatePeer, receiveBudget });
@@ -183,14 +199,16 @@ export class Daemon {
       [RoutingService, routingService(engine, reads, backendHealth, routeSets) as unknown as AnyServiceImpl],
       [FirewallService, firewallService(engine, reads) as unknown as AnyServiceImpl],
       [UpdateService, updateService({ rauc: new RaucCli({ command: opts.raucCommand }), dataDir: opts.dataDir, osReleasePath: opts.osRelease, trialFailureDir: opts.trialFailureDir, log }) as unknown as AnyServiceImpl],
+      [PackageService, packageService(engine, packages, [...imageKeys.keys()]) as unknown as AnyServiceImpl],
     ]);
     for (const service of apiServices) {
-      const impl = implemented.get(service);
-      grpc.addService({ service, impl: impl ?? notImplementedService(service) });
-      if (service === ConfigService && engine.fallback.length) health.set(service.typeName, HealthStatus.DEGRADED, engine.fallback.join("; "));
-      else if (impl) health.set(service.typeName, HealthStatus.SERVING);
-      else health.set(service.typeName, HealthStatus.NOT_SERVING, "not implemented in this build");
+      const why = opts.disabledServices.includes(service.typeName) ? "disabled on this box" : implemented.has(service) ? undefined : "not implemented in this build";
+      grpc.addService({ service, impl: why ? notImplementedService(service, why) : implemented.get(service)! });
+      if (why) health.set(service.typeName, HealthStatus.NOT_SERVING, why);
+      else if (service === ConfigService && engine.fallback.length) health.set(service.typeName, HealthStatus.DEGRADED, engine.fallback.join("; "));
+      else health.set(service.typeName, HealthStatus.SERVING);
     }
+    if (packagesProblem && !opts.disabledServices.includes(PackageService.typeName)) health.set(PackageService.typeName, HealthStatus.DEGRADED, packagesProblem);
     grpc.addService({ service: Health, impl: grpcHealthService(health) as unknown as AnyServiceImpl, capability: DISCOVERY_CAPABILITY });
     const reflection = reflectionService([...apiServices, Health]) as unknown as AnyServiceImpl;
     grpc.addService({ service: ReflectionV1, impl: reflection, capability: DISCOVERY_CAPABILITY });

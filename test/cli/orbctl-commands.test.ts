@@ -22,7 +22,8 @@ const UNMAPPED_UID = 2699;
 beforeAll(async () => {
   requireOrbctl();
   home = orbctlHome();
-  d = await startDaemon();
+  // The package service is turned off on this box (--disable-service): the example of a service not served.
+  d = await startDaemon({ env: { ORBITAL_DISABLE_SERVICES: "orbital.package.v1.PackageService" } });
   await d.client(UserService).createUser({ user: { name: "vera", uid: VIEWER_UID, role: "viewer" } });
 });
 afterAll(async () => {
@@ -54,7 +55,8 @@ describe("system and whoami", () => {
     const table = await ok("system", "health");
     expect(table).toMatch(/^SERVICE\s+STATUS\s+DETAIL$/m);
     expect(table).toMatch(/^user\.v1\.UserService\s+serving$/m);
-    expect(table).toMatch(/^package\.v1\.PackageService\s+not-serving\s+not implemented/m);
+    expect(table).toMatch(/^update\.v1\.UpdateService\s+serving$/m);
+    expect(table).toMatch(/^package\.v1\.PackageService\s+not-serving\s+disabled on this box$/m);
     expect(table).toMatch(/^BACKEND\s+STATUS\s+SINCE\s+DETAIL$/m);
     for (const backend of ["rtnetlink", "nftables", "storage"]) expect(table).toMatch(new RegExp(`^${backend}\\s+serving\\s+\\d{4}-`, "m"));
     expect(table).not.toMatch(/not in force/);
@@ -351,11 +353,11 @@ describe("errors and exit statuses", () => {
     }
   });
 
-  it("1: other failures, such as a service the daemon does not implement yet", async () => {
+  it("1: other failures, such as a service turned off on this box", async () => {
     for (const args of [["package", "list"], ["package", "install", "/data/x.oap"]]) {
       const r = await run(args);
       expect(r.code, args.join(" ")).toBe(1);
-      expect(r.stderr, args.join(" ")).toMatch(/^error: orbital\.\w+\.v1\.\w+Service is not implemented in this build \[SERVICE_NOT_IMPLEMENTED\] trace=[0-9a-f]{32}\n$/);
+      expect(r.stderr, args.join(" ")).toMatch(/^error: orbital\.\w+\.v1\.\w+Service is disabled on this box \[SERVICE_NOT_IMPLEMENTED\] trace=[0-9a-f]{32}\n$/);
     }
   });
 

@@ -231,6 +231,7 @@ const samples: Record<string, Sample> = {
   },
   "PackageService.GetPackage": { request: () => ({ name: "nginx" }), fails: true },
   "PackageService.DeletePackage": { request: () => ({ name: "nginx" }), fails: true },
+  "PackageService.GetPackageLogs": { request: () => ({ name: "nginx" }), fails: true },
   "UpdateService.MarkSlot": { request: () => ({ slot: "b", mark: 1 }), fails: true },
 };
 

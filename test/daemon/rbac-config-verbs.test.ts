@@ -16,6 +16,8 @@ import { InterfaceService } from "../../src/gen/orbital/interface/v1/interface_p
 import { RouteType, RoutingService } from "../../src/gen/orbital/routing/v1/routing_pb.js";
 import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
 import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
+import { PackageService } from "../../src/gen/orbital/package/v1/package_pb.js";
+import { generateKeyPairSync } from "node:crypto";
 import { BuiltinRole } from "../../src/gen/orbital/api/v1/capability_pb.js";
 import { builtinRoleCapabilities } from "../../src/common/capabilities.js";
 import { configSections } from "../../src/daemon/config/section-authorization.js";
@@ -47,6 +49,7 @@ function makeRootClients(d: RunningDaemon) {
     users: d.client(UserService),
     system: d.client(SystemService),
     config: d.client(ConfigService),
+    packages: d.client(PackageService),
   };
 }
 function root(d: RunningDaemon): ReturnType<typeof makeRootClients> {
@@ -61,6 +64,10 @@ const FAST_PATH_SET = "fast-path-base";
 function createFastPathSet(d: RunningDaemon): Promise<unknown> {
   return root(d).fw.createPrefixSet({ prefixSet: { name: FAST_PATH_SET, family: AddressFamily.IPV4, prefixes: [{ cidr: "198.51.100.0/24" }] } });
 }
+
+/** A package signing key that the package-policy changes trust under a new name each. */
+const POLICY_KEY_PEM = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }) as string;
+const packagePolicy = (n: number) => ({ allowedCapabilities: ["firewall.read"], trustedKeys: [{ name: `key-${n}`, publicKeyPem: POLICY_KEY_PEM }] });
 
 /** A change confined to one kind of item, made by root; `sections` are what it changes. */
 interface SectionChange {
@@ -139,6 +146,13 @@ const changes: SectionChange[] = [
     staged: (n, transactionId) => ["orbital.system.v1.SystemService/UpdateSettings", { transactionId, settings: { hostname: `box-${n}` }, updateMask: "hostname" }],
     apply: (d, n, transactionId) => root(d).system.updateSettings({ transactionId, settings: { hostname: `box-${n}` }, updateMask: { paths: ["hostname"] } }),
     present: (c, n) => c.settings?.hostname === `box-${n}`,
+  },
+  {
+    label: "the package policy",
+    sections: ["package_policy"],
+    staged: (n, transactionId) => ["orbital.package.v1.PackageService/UpdatePackagePolicy", { transactionId, policy: packagePolicy(n) }],
+    apply: (d, n, transactionId) => root(d).packages.updatePackagePolicy({ transactionId, policy: packagePolicy(n) }),
+    present: (c, n) => c.packagePolicy?.trustedKeys.some((k) => k.name === `key-${n}`) ?? false,
   },
 ];
 

@@ -61,7 +61,7 @@ let viewer: string;
 let operator: string;
 
 beforeAll(async () => {
-  d = await startDaemon({ env: { ORBITAL_FAILPOINTS: "/orbital.system.v1.SystemService/GetVersion=slow" } });
+  d = await startDaemon({ env: { ORBITAL_FAILPOINTS: "/orbital.system.v1.SystemService/GetVersion=slow", ORBITAL_DISABLE_SERVICES: "orbital.package.v1.PackageService" } });
   ({ base, port } = await enableRest(d));
   root = (await mintToken(d, "root")).secret;
   viewer = (await mintToken(d, "err-viewer", "viewer")).secret;

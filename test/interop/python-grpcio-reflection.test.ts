@@ -69,7 +69,7 @@ const orbitalServices = apiServices.map((s) => s.typeName);
 
 let d: RunningDaemon;
 beforeAll(async () => {
-  d = await startDaemon();
+  d = await startDaemon({ env: { ORBITAL_DISABLE_SERVICES: "orbital.update.v1.UpdateService" } }); // a NOT_SERVING service to report
 });
 afterAll(() => d.cleanup());
 
@@ -110,7 +110,7 @@ describe("Python grpcio as a standard client, through reflection only", () => {
     expect(out.version!.apiPackages).toEqual(apiPackages());
     expect(out.version!.apiPackages).toEqual(orbitalServices.map((s) => s.split(".").slice(0, 3).join(".")).sort());
     expect(out.whoami).toMatchObject({ user: "root", role: "admin", uid: 0, authMethod: "AUTH_METHOD_PEER_CREDENTIALS" });
-    expect(out.health).toEqual({ "": "SERVING", "orbital.package.v1.PackageService": "NOT_SERVING" });
+    expect(out.health).toEqual({ "": "SERVING", "orbital.update.v1.UpdateService": "NOT_SERVING" });
   });
 
   it("works the same through reflection v1alpha", async () => {
@@ -119,14 +119,14 @@ describe("Python grpcio as a standard client, through reflection only", () => {
     expect(out.services).toEqual(expect.arrayContaining([...orbitalServices, "grpc.health.v1.Health"]));
     expect(out.version!.apiPackages).toEqual(apiPackages());
     expect(out.whoami).toMatchObject({ user: "root", role: "admin" });
-    expect(out.health).toEqual({ "": "SERVING", "orbital.package.v1.PackageService": "NOT_SERVING" });
+    expect(out.health).toEqual({ "": "SERVING", "orbital.update.v1.UpdateService": "NOT_SERVING" });
   });
 
   it("works with protobuf's pure-Python descriptor pool as well as the C++ one", async () => {
     const out = await discover([], { PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION: "python" });
     expect(out.whoami).toMatchObject({ user: "root", role: "admin" });
     expect(out.requiredCapability?.["orbital.system.v1.SystemService.GetVersion"]).toBe("CAPABILITY_SYSTEM_READ");
-    expect(out.health).toEqual({ "": "SERVING", "orbital.package.v1.PackageService": "NOT_SERVING" });
+    expect(out.health).toEqual({ "": "SERVING", "orbital.update.v1.UpdateService": "NOT_SERVING" });
   });
 
   it("refuses reflection to a uid that maps to nobody with UNAUTHENTICATED", async () => {

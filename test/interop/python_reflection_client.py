@@ -230,7 +230,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("socket")
     ap.add_argument("--reflection", choices=["v1", "v1alpha"], help="use only this version (default: v1, then v1alpha)")
-    ap.add_argument("--health", nargs="*", default=["", "orbital.package.v1.PackageService"])
+    ap.add_argument("--health", nargs="*", default=["", "orbital.update.v1.UpdateService"])
     args = ap.parse_args()
 
     out = {"ok": False}

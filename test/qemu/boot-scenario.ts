@@ -5,13 +5,15 @@
 // route deleted behind its back, a prefix set attached as an XDP fast-path drop list to the guest's NIC eth0 (its counters move as slirp's
 // gateway answers, the program is pinned, detaching leaves nothing pinned), the configuration across a reboot (/data mounted from the
 // partition named "data"), a data partition that no longer mounts (its ext4 superblock wiped): /data a tmpfs and the box saying so on
-// the console, at login and in `orbctl system health`, poweroff ending QEMU with status 0.
+// the console, at login and in `orbctl system health`, poweroff ending QEMU with status 0. The example package blocklist-sync, read from a
+// second (raw, read-only) disk holding just the package file, is installed through orbctl, runs as its own uid and syncs its prefix set,
+// runs again after the reboot and keeps the set in sync, and is deleted.
 //
 // One VM at a time on this machine: TCG VMs are CPU-bound, and two at once on a 2-core machine would make each slower than both in a row
 // (and their boot times meaningless). Each board's file holds an flock on build/.qemu-vm.lock from starting QEMU until it is gone, so the
 // two files may run in parallel workers and still boot one after the other.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +30,14 @@ const VLAN_ADDRESS = "203.0.113.1/24"; // TEST-NET-3
 const SLIRP_ADDRESS = "10.0.2.15/24";
 const SLIRP_GATEWAY = "10.0.2.2";
 const BOOT_MS = 600_000; // TCG on a busy 2-core machine
+// The example package (npm run build) on a second virtio disk: the raw disk is the file (a ustar archive, a whole number of 512-byte
+// blocks), found in the guest by the name of its first entry.
+const EXAMPLE_PACKAGE = path.join(repoRoot, "dist", "packages", "blocklist-sync-1.0.0.opkg");
+const PACKAGE_IN_GUEST = "/data/blocklist-sync-1.0.0.opkg";
+const PACKAGE_DATA = "/data/packages/blocklist-sync/data";
+/** Waits (in the guest's shell) until the prefix set "blocklist" holds `cidr`, then prints the kernel's set. */
+const waitForBlocked = (cidr: string) =>
+  `i=0; until orbctl firewall set show blocklist 2>/dev/null | grep -q '${cidr}' || [ $i -ge 120 ]; do sleep 1; i=$((i + 1)); done; nft list set inet orbital blocklist`;
 const LOCK_WAIT_MS = 1_800_000; // the other board's whole scenario
 
 /**
@@ -115,9 +125,13 @@ export function bootScenario(board: Board): void {
     if (build.status !== 0) throw new Error(`image/build-image.sh --board ${board.name} failed:\n${build.out}`);
     expect(existsSync(path.join(imageDir, `orbital-${board.name}.img`))).toBe(true);
     unlock = await vmLock();
-    const transcript = path.join(mkdtempSync(path.join(tmpdir(), `orbital-qemu-${board.name}-`)), "console.log");
+    const scratch = mkdtempSync(path.join(tmpdir(), `orbital-qemu-${board.name}-`));
+    const transcript = path.join(scratch, "console.log");
     console.log(`${board.name} console transcript: ${transcript}`);
-    con = SerialConsole.start({ board: board.name, args: ["--snapshot", "--rest-port", "0", "--image", imageDir, "--accel", "tcg"], transcript });
+    const packageDisk = path.join(scratch, "package.opkg");
+    copyFileSync(EXAMPLE_PACKAGE, packageDisk);
+    const packageDrive = ["-drive", `file=${packageDisk},format=raw,if=none,id=pkg,readonly=on`, "-device", "virtio-blk-pci,drive=pkg"];
+    con = SerialConsole.start({ board: board.name, args: ["--snapshot", "--rest-port", "0", "--image", imageDir, "--accel", "tcg", "--", ...packageDrive], transcript });
   }, LOCK_WAIT_MS + 1_800_000);
 
   afterAll(async () => {
@@ -207,11 +221,24 @@ export function bootScenario(board: Board): void {
       expect(await root("ls -A /sys/fs/bpf")).toBe("");
     }, 300_000);
 
+    it("installs the example package from a second disk through orbctl: its own uid, the prefix set in sync", async () => {
+      await root(`for d in /dev/vd?; do [ "$(head -c 11 $d)" = content.tar ] && cat $d >${PACKAGE_IN_GUEST}; done; test -s ${PACKAGE_IN_GUEST}`);
+      const installed = await root(`orbctl package install ${PACKAGE_IN_GUEST}`);
+      expect(installed).toMatch(/^100%\s+done\s+blocklist-sync 1\.0\.0 runs as uid 61\d{3}\b/m);
+      const uid = /runs as uid (\d+)/.exec(installed)![1]!;
+      await root(`printf '192.0.2.77/32\\n' >${PACKAGE_DATA}/prefixes.txt`);
+      expect(await root(waitForBlocked("192.0.2.77/32"))).toContain("192.0.2.77");
+      const pid = await root(`orbctl package show blocklist-sync -o json | grep '"pid"' | tr -dc 0-9`);
+      expect(await root(`awk '/^Uid:/ { print $2 }' /proc/${pid}/status`)).toBe(uid);
+    }, 300_000);
+
     it("keeps the configuration across a reboot", async () => {
       const from = con.mark();
       const t0 = con.now();
       con.sendLine("reboot");
       await booted("reboot", from, t0);
+      // rcK stopped the packages' runsvdir before putting /data to rest: nothing kept it busy
+      expect(con.text.slice(from)).not.toMatch(/on \/data failed: Device or resource busy/);
       await loginAs("root");
       expect(await root("ip -4 -o addr show dev eth1")).toContain(`inet ${ADDRESS}`);
       expect(await root(`ip route show ${ROUTE}`)).toContain(`via ${GATEWAY}`);
@@ -221,6 +248,16 @@ export function bootScenario(board: Board): void {
       expect(await root(`grep " /data " /proc/mounts | cut -d' ' -f1-3`)).toBe(`${await root("/usr/lib/orbital/find-partition data")} /data ext4`);
       expect(await root("test -e /run/orbital/data-not-mounted || echo none")).toBe("none");
     }, BOOT_MS);
+
+    it("runs the package again after the reboot, keeps the set in sync, and deletes it", async () => {
+      // started by the runsvdir the new orbitald started; give it a moment under TCG
+      const shown = await root("i=0; until orbctl package show blocklist-sync | grep -q '^state: *running' || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done; orbctl package show blocklist-sync");
+      expect(shown).toMatch(/^state:\s+running\b/m);
+      await root(`printf '192.0.2.77/32\\n198.51.100.9/32\\n' >${PACKAGE_DATA}/prefixes.txt`);
+      expect(await root(waitForBlocked("198.51.100.9/32"))).toContain("198.51.100.9");
+      expect(await root("orbctl package delete blocklist-sync")).toBe("package blocklist-sync removed");
+      expect(await root("test -e /data/packages/blocklist-sync || echo gone; ls -A /data/packages/.services")).toBe("gone");
+    }, 300_000);
 
     it("says so on the console, at login and in health when the data partition does not mount", async () => {
       // Wipe the ext4 superblock (1 KiB at 1 KiB) and reboot at once (-f: no rcK, no unmount that would write it back).

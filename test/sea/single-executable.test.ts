@@ -3,7 +3,7 @@
 // from ../lib/orbital, the heap sizes and memory settings of process-memory.ts); aarch64: orbctl --help.
 // Topology: dist/sea/<arch> rebuilt only when stale; one daemon from it (sim data plane, no ORBITAL_NATIVE_DIR); qemu-user for aarch64.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -129,6 +129,25 @@ describe("the x86_64 single executable", () => {
     const viaFirstArg = run(bin("x86_64", "orbital"), ["orbctl", "--socket", socket, "system", "version", "-o", "json"]);
     expect(viaFirstArg.code).toBe(0);
     expect(JSON.parse(viaFirstArg.stdout).build.runtimeVersion).toBe(`v${NODE_VERSION}`);
+  });
+
+  it("hosts a package's bundled JavaScript (orbital package-host FILE) with the SDK as @orbital/sdk", () => {
+    const script = path.join(tmp, "pkg-main.js");
+    writeFileSync(
+      script,
+      [
+        'const { createClient, createTransport, SystemService } = require("@orbital/sdk");',
+        'const path = require("node:path");',
+        "const t = createTransport({ socketPath: process.env.ORBITAL_SOCKET });",
+        "createClient(SystemService, t).getVersion({}).then((v) => {",
+        "  console.log(JSON.stringify({ runtime: v.build.runtimeVersion, argv: process.argv.slice(2), dir: path.basename(__dirname) }));",
+        "  t.close();",
+        "});",
+      ].join("\n"),
+    );
+    const r = spawnSync(bin("x86_64", "orbital"), ["package-host", script, "--set", "x"], { cwd: tmp, env: { ...env, ORBITAL_SOCKET: socket }, encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({ runtime: `v${NODE_VERSION}`, argv: ["--set", "x"], dir: path.basename(tmp) });
   });
 
   it("the bundle it embeds also runs as `node dist/orbital.cjs <name>` on the build machine's Node", () => {

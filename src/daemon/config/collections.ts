@@ -1,6 +1,7 @@
 // The keyed parts of the box configuration ("collections": interfaces by name, routes by table and
 // destination, ...) and the three operations built on them: a structured diff, a three-way rebase of a
-// transaction onto a newer running configuration, and the printable path of every item.
+// transaction onto a newer running configuration, and the printable path of every item (single-message
+// sections, settings and the package policy, are one item each).
 import { clone, create, toJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { ChangeKind } from "../../gen/orbital/config/v1/config_pb.js";
@@ -8,6 +9,7 @@ import { FastPathListSchema, RuleSchema, PrefixSetSchema, type Rule } from "../.
 import { InterfaceSchema } from "../../gen/orbital/interface/v1/interface_pb.js";
 import { RouteSchema, type Route } from "../../gen/orbital/routing/v1/routing_pb.js";
 import { SettingsSchema } from "../../gen/orbital/system/v1/system_pb.js";
+import { PackagePolicySchema } from "../../gen/orbital/package/v1/package_pb.js";
 import { ApiTokenSchema, RoleSchema, UserSchema } from "../../gen/orbital/user/v1/user_pb.js";
 
 /** Main routing table: a route's table 0 means main. */
@@ -61,6 +63,18 @@ const collections: Collection[] = [
   listCollection("fast_path_lists", FastPathListSchema, "fastPathLists", (l: { prefixSet: string }) => l.prefixSet),
 ];
 
+/** Sections that are one message each (path = field name): changed, diffed and rebased whole. */
+interface SingleSection {
+  name: string;
+  schema: DescMessage;
+  field: "settings" | "packagePolicy";
+}
+
+const singleSections: SingleSection[] = [
+  { name: "settings", schema: SettingsSchema, field: "settings" },
+  { name: "package_policy", schema: PackagePolicySchema, field: "packagePolicy" },
+];
+
 const REDACTED = "(secret hash)";
 
 /** Every keyed item of a configuration as path → canonical JSON, settings and token hashes included. */
@@ -70,7 +84,10 @@ function flatten(c: Configuration): Map<string, JsonValue> {
     for (const item of col.items(c)) out.set(`${col.name}[${col.key(item)}]`, toJson(col.schema, item as never));
   }
   for (const id of Object.keys(c.apiTokenHashes)) out.set(`api_token_hashes[${id}]`, REDACTED);
-  if (c.settings) out.set("settings", toJson(SettingsSchema, c.settings));
+  for (const s of singleSections) {
+    const value = c[s.field];
+    if (value) out.set(s.name, toJson(s.schema, value as never));
+  }
   return out;
 }
 
@@ -158,7 +175,11 @@ export function rebase(base: Configuration, candidate: Configuration, running: C
     if (c.kind === ChangeKind.REMOVED) delete result.apiTokenHashes[id];
     else result.apiTokenHashes[id] = candidate.apiTokenHashes[id]!;
   }
-  if (ours.has("settings")) result.settings = candidate.settings ? clone(SettingsSchema, candidate.settings) : undefined;
+  for (const s of singleSections) {
+    if (!ours.has(s.name)) continue;
+    const value = candidate[s.field];
+    (result as unknown as Record<string, unknown>)[s.field] = value ? clone(s.schema, value as never) : undefined;
+  }
   return { config: result, conflicts };
 }
 

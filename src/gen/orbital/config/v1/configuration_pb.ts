@@ -12,6 +12,8 @@ import type { FastPathList, PrefixSet, Rule } from "../../firewall/v1/firewall_p
 import { file_orbital_firewall_v1_firewall } from "../../firewall/v1/firewall_pb.js";
 import type { Interface } from "../../interface/v1/interface_pb.js";
 import { file_orbital_interface_v1_interface } from "../../interface/v1/interface_pb.js";
+import type { PackagePolicy } from "../../package/v1/package_pb.js";
+import { file_orbital_package_v1_package } from "../../package/v1/package_pb.js";
 import type { Route } from "../../routing/v1/routing_pb.js";
 import { file_orbital_routing_v1_routing } from "../../routing/v1/routing_pb.js";
 import type { Settings } from "../../system/v1/system_pb.js";
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/config/v1/configuration.proto.
  */
 export const file_orbital_config_v1_configuration: GenFile = /*@__PURE__*/
-  fileDesc("CiVvcmJpdGFsL2NvbmZpZy92MS9jb25maWd1cmF0aW9uLnByb3RvEhFvcmJpdGFsLmNvbmZpZy52MSKABQoNQ29uZmlndXJhdGlvbhI5CgppbnRlcmZhY2VzGAEgAygLMh8ub3JiaXRhbC5pbnRlcmZhY2UudjEuSW50ZXJmYWNlQgTg8xgGEi8KBnJvdXRlcxgCIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUIE4PMYCBI3Cg5maXJld2FsbF9ydWxlcxgDIAMoCzIZLm9yYml0YWwuZmlyZXdhbGwudjEuUnVsZUIE4PMYChI5CgtwcmVmaXhfc2V0cxgEIAMoCzIeLm9yYml0YWwuZmlyZXdhbGwudjEuUHJlZml4U2V0QgTg8xgKEioKBXVzZXJzGAUgAygLMhUub3JiaXRhbC51c2VyLnYxLlVzZXJCBODzGAwSKgoFcm9sZXMYBiADKAsyFS5vcmJpdGFsLnVzZXIudjEuUm9sZUIE4PMYDBIzCgphcGlfdG9rZW5zGAcgAygLMhkub3JiaXRhbC51c2VyLnYxLkFwaVRva2VuQgTg8xgMElQKEGFwaV90b2tlbl9oYXNoZXMYCCADKAsyNC5vcmJpdGFsLmNvbmZpZy52MS5Db25maWd1cmF0aW9uLkFwaVRva2VuSGFzaGVzRW50cnlCBODzGAwSMwoIc2V0dGluZ3MYCSABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5nc0IE4PMYAhJACg9mYXN0X3BhdGhfbGlzdHMYCiADKAsyIS5vcmJpdGFsLmZpcmV3YWxsLnYxLkZhc3RQYXRoTGlzdEIE4PMYCho1ChNBcGlUb2tlbkhhc2hlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_orbital_api_v1_capability, file_orbital_firewall_v1_firewall, file_orbital_interface_v1_interface, file_orbital_routing_v1_routing, file_orbital_system_v1_system, file_orbital_user_v1_user]);
+  fileDesc("CiVvcmJpdGFsL2NvbmZpZy92MS9jb25maWd1cmF0aW9uLnByb3RvEhFvcmJpdGFsLmNvbmZpZy52MSLBBQoNQ29uZmlndXJhdGlvbhI5CgppbnRlcmZhY2VzGAEgAygLMh8ub3JiaXRhbC5pbnRlcmZhY2UudjEuSW50ZXJmYWNlQgTg8xgGEi8KBnJvdXRlcxgCIAMoCzIZLm9yYml0YWwucm91dGluZy52MS5Sb3V0ZUIE4PMYCBI3Cg5maXJld2FsbF9ydWxlcxgDIAMoCzIZLm9yYml0YWwuZmlyZXdhbGwudjEuUnVsZUIE4PMYChI5CgtwcmVmaXhfc2V0cxgEIAMoCzIeLm9yYml0YWwuZmlyZXdhbGwudjEuUHJlZml4U2V0QgTg8xgKEioKBXVzZXJzGAUgAygLMhUub3JiaXRhbC51c2VyLnYxLlVzZXJCBODzGAwSKgoFcm9sZXMYBiADKAsyFS5vcmJpdGFsLnVzZXIudjEuUm9sZUIE4PMYDBIzCgphcGlfdG9rZW5zGAcgAygLMhkub3JiaXRhbC51c2VyLnYxLkFwaVRva2VuQgTg8xgMElQKEGFwaV90b2tlbl9oYXNoZXMYCCADKAsyNC5vcmJpdGFsLmNvbmZpZy52MS5Db25maWd1cmF0aW9uLkFwaVRva2VuSGFzaGVzRW50cnlCBODzGAwSMwoIc2V0dGluZ3MYCSABKAsyGy5vcmJpdGFsLnN5c3RlbS52MS5TZXR0aW5nc0IE4PMYAhJACg9mYXN0X3BhdGhfbGlzdHMYCiADKAsyIS5vcmJpdGFsLmZpcmV3YWxsLnYxLkZhc3RQYXRoTGlzdEIE4PMYChI/Cg5wYWNrYWdlX3BvbGljeRgUIAEoCzIhLm9yYml0YWwucGFja2FnZS52MS5QYWNrYWdlUG9saWN5QgTg8xgPGjUKE0FwaVRva2VuSGFzaGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_orbital_api_v1_capability, file_orbital_firewall_v1_firewall, file_orbital_interface_v1_interface, file_orbital_package_v1_package, file_orbital_routing_v1_routing, file_orbital_system_v1_system, file_orbital_user_v1_user]);
 
 /**
  * Everything configurable on the box. OUTPUT_ONLY fields of the embedded resources are never stored. Each
@@ -103,6 +105,13 @@ export type Configuration = Message<"orbital.config.v1.Configuration"> & {
    * @generated from field: repeated orbital.firewall.v1.FastPathList fast_path_lists = 10;
    */
   fastPathLists: FastPathList[];
+
+  /**
+   * What add-on packages may be granted and which extra signing keys are trusted; unset: the default policy.
+   *
+   * @generated from field: orbital.package.v1.PackagePolicy package_policy = 20;
+   */
+  packagePolicy?: PackagePolicy | undefined;
 };
 
 /**

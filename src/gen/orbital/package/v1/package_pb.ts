@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orbital/package/v1/package.proto.
  */
 export const file_orbital_package_v1_package: GenFile = /*@__PURE__*/
-  fileDesc("CiBvcmJpdGFsL3BhY2thZ2UvdjEvcGFja2FnZS5wcm90bxISb3JiaXRhbC5wYWNrYWdlLnYxIuABCgdQYWNrYWdlEhEKBG5hbWUYASABKAlCA+BBCBIUCgd2ZXJzaW9uGAIgASgJQgPgQQMSFAoHc3VtbWFyeRgDIAEoCUID4EEDEjQKBXN0YXRlGAQgASgOMiAub3JiaXRhbC5wYWNrYWdlLnYxLlBhY2thZ2VTdGF0ZUID4EEDEhAKA3VpZBgFIAEoDUID4EEDEhcKCnNpemVfYnl0ZXMYBiABKARCA+BBAxI1CgxpbnN0YWxsX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMiQAoTTGlzdFBhY2thZ2VzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsub3JiaXRhbC5hcGkudjEuUGFnZVJlcXVlc3QicQoUTGlzdFBhY2thZ2VzUmVzcG9uc2USLQoIcGFja2FnZXMYASADKAsyGy5vcmJpdGFsLnBhY2thZ2UudjEuUGFja2FnZRIqCgRwYWdlGAIgASgLMhwub3JiaXRhbC5hcGkudjEuUGFnZVJlc3BvbnNlIiYKEUdldFBhY2thZ2VSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAiJCChJHZXRQYWNrYWdlUmVzcG9uc2USLAoHcGFja2FnZRgBIAEoCzIbLm9yYml0YWwucGFja2FnZS52MS5QYWNrYWdlIjEKFUluc3RhbGxQYWNrYWdlUmVxdWVzdBIYCgtidW5kbGVfcGF0aBgBIAEoCUID4EECIpkBChZJbnN0YWxsUGFja2FnZVJlc3BvbnNlEi8KBXN0YWdlGAEgASgOMiAub3JiaXRhbC5wYWNrYWdlLnYxLkluc3RhbGxTdGFnZRIPCgdwZXJjZW50GAIgASgNEg8KB21lc3NhZ2UYAyABKAkSLAoHcGFja2FnZRgEIAEoCzIbLm9yYml0YWwucGFja2FnZS52MS5QYWNrYWdlIikKFERlbGV0ZVBhY2thZ2VSZXF1ZXN0EhEKBG5hbWUYASABKAlCA+BBAiIXChVEZWxldGVQYWNrYWdlUmVzcG9uc2UqfQoMUGFja2FnZVN0YXRlEh0KGVBBQ0tBR0VfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVQQUNLQUdFX1NUQVRFX1JVTk5JTkcQARIZChVQQUNLQUdFX1NUQVRFX1NUT1BQRUQQAhIYChRQQUNLQUdFX1NUQVRFX0ZBSUxFRBADKpsBCgxJbnN0YWxsU3RhZ2USHQoZSU5TVEFMTF9TVEFHRV9VTlNQRUNJRklFRBAAEhsKF0lOU1RBTExfU1RBR0VfVkVSSUZZSU5HEAESGwoXSU5TVEFMTF9TVEFHRV9VTlBBQ0tJTkcQAhIaChZJTlNUQUxMX1NUQUdFX1NUQVJUSU5HEAMSFgoSSU5TVEFMTF9TVEFHRV9ET05FEAQypAQKDlBhY2thZ2VTZXJ2aWNlEnsKDExpc3RQYWNrYWdlcxInLm9yYml0YWwucGFja2FnZS52MS5MaXN0UGFja2FnZXNSZXF1ZXN0Gigub3JiaXRhbC5wYWNrYWdlLnYxLkxpc3RQYWNrYWdlc1Jlc3BvbnNlIhjQ8xgOgtPkkwIOEgwvdjEvcGFja2FnZXMSfAoKR2V0UGFja2FnZRIlLm9yYml0YWwucGFja2FnZS52MS5HZXRQYWNrYWdlUmVxdWVzdBomLm9yYml0YWwucGFja2FnZS52MS5HZXRQYWNrYWdlUmVzcG9uc2UiH9DzGA6C0+STAhUSEy92MS9wYWNrYWdlcy97bmFtZX0SjgEKDkluc3RhbGxQYWNrYWdlEikub3JiaXRhbC5wYWNrYWdlLnYxLkluc3RhbGxQYWNrYWdlUmVxdWVzdBoqLm9yYml0YWwucGFja2FnZS52MS5JbnN0YWxsUGFja2FnZVJlc3BvbnNlIiPQ8xgPgtPkkwIZOgEqIhQvdjEvcGFja2FnZXM6aW5zdGFsbDABEoUBCg1EZWxldGVQYWNrYWdlEigub3JiaXRhbC5wYWNrYWdlLnYxLkRlbGV0ZVBhY2thZ2VSZXF1ZXN0Gikub3JiaXRhbC5wYWNrYWdlLnYxLkRlbGV0ZVBhY2thZ2VSZXNwb25zZSIf0PMYD4LT5JMCFSoTL3YxL3BhY2thZ2VzL3tuYW1lfWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_orbital_api_v1_capability, file_orbital_api_v1_pagination]);
+  fileDesc("CiBvcmJpdGFsL3BhY2thZ2UvdjEvcGFja2FnZS5wcm90bxISb3JiaXRhbC5wYWNrYWdlLnYxIt0CCgdQYWNrYWdlEhEKBG5hbWUYASABKAlCA+BBCBIUCgd2ZXJzaW9uGAIgASgJQgPgQQMSFAoHc3VtbWFyeRgDIAEoCUID4EEDEjQKBXN0YXRlGAQgASgOMiAub3JiaXRhbC5wYWNrYWdlLnYxLlBhY2thZ2VTdGF0ZUID4EEDEhAKA3VpZBgFIAEoDUID4EEDEhcKCnNpemVfYnl0ZXMYBiABKARCA+BBAxI1CgxpbnN0YWxsX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSGQoMY2FwYWJpbGl0aWVzGAggAygJQgPgQQMSFgoJbGFzdF9leGl0GAkgASgJQgPgQQMSEAoDcGlkGAogASgNQgPgQQMSGQoMYXJjaGl0ZWN0dXJlGAsgASgJQgPgQQMSGwoOc2lnbmluZ19rZXlfaWQYDCABKAlCA+BBAyJAChNMaXN0UGFja2FnZXNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5vcmJpdGFsLmFwaS52MS5QYWdlUmVxdWVzdCJxChRMaXN0UGFja2FnZXNSZXNwb25zZRItCghwYWNrYWdlcxgBIAMoCzIbLm9yYml0YWwucGFja2FnZS52MS5QYWNrYWdlEioKBHBhZ2UYAiABKAsyHC5vcmJpdGFsLmFwaS52MS5QYWdlUmVzcG9uc2UiJgoRR2V0UGFja2FnZVJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECIkIKEkdldFBhY2thZ2VSZXNwb25zZRIsCgdwYWNrYWdlGAEgASgLMhsub3JiaXRhbC5wYWNrYWdlLnYxLlBhY2thZ2UiMQoVSW5zdGFsbFBhY2thZ2VSZXF1ZXN0EhgKC2J1bmRsZV9wYXRoGAEgASgJQgPgQQIimQEKFkluc3RhbGxQYWNrYWdlUmVzcG9uc2USLwoFc3RhZ2UYASABKA4yIC5vcmJpdGFsLnBhY2thZ2UudjEuSW5zdGFsbFN0YWdlEg8KB3BlcmNlbnQYAiABKA0SDwoHbWVzc2FnZRgDIAEoCRIsCgdwYWNrYWdlGAQgASgLMhsub3JiaXRhbC5wYWNrYWdlLnYxLlBhY2thZ2UiKQoURGVsZXRlUGFja2FnZVJlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECIhcKFURlbGV0ZVBhY2thZ2VSZXNwb25zZSI5ChVHZXRQYWNrYWdlTG9nc1JlcXVlc3QSEQoEbmFtZRgBIAEoCUID4EECEg0KBWxpbmVzGAIgASgNIicKFkdldFBhY2thZ2VMb2dzUmVzcG9uc2USDQoFbGluZXMYASADKAkiUQoKVHJ1c3RlZEtleRIRCgRuYW1lGAEgASgJQgPgQQISGwoOcHVibGljX2tleV9wZW0YAiABKAlCA+BBAhITCgZrZXlfaWQYAyABKAlCA+BBAyJjCg1QYWNrYWdlUG9saWN5EhwKFGFsbG93ZWRfY2FwYWJpbGl0aWVzGAEgAygJEjQKDHRydXN0ZWRfa2V5cxgCIAMoCzIeLm9yYml0YWwucGFja2FnZS52MS5UcnVzdGVkS2V5IhkKF0dldFBhY2thZ2VQb2xpY3lSZXF1ZXN0InwKGEdldFBhY2thZ2VQb2xpY3lSZXNwb25zZRIxCgZwb2xpY3kYASABKAsyIS5vcmJpdGFsLnBhY2thZ2UudjEuUGFja2FnZVBvbGljeRIWCg5kZWZhdWx0X3BvbGljeRgCIAEoCBIVCg1pbWFnZV9rZXlfaWRzGAMgAygJImwKGlVwZGF0ZVBhY2thZ2VQb2xpY3lSZXF1ZXN0EjYKBnBvbGljeRgBIAEoCzIhLm9yYml0YWwucGFja2FnZS52MS5QYWNrYWdlUG9saWN5QgPgQQISFgoOdHJhbnNhY3Rpb25faWQYAiABKAkiYgobVXBkYXRlUGFja2FnZVBvbGljeVJlc3BvbnNlEjEKBnBvbGljeRgBIAEoCzIhLm9yYml0YWwucGFja2FnZS52MS5QYWNrYWdlUG9saWN5EhAKCHJldmlzaW9uGAIgASgEKn0KDFBhY2thZ2VTdGF0ZRIdChlQQUNLQUdFX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVUEFDS0FHRV9TVEFURV9SVU5OSU5HEAESGQoVUEFDS0FHRV9TVEFURV9TVE9QUEVEEAISGAoUUEFDS0FHRV9TVEFURV9GQUlMRUQQAyqbAQoMSW5zdGFsbFN0YWdlEh0KGUlOU1RBTExfU1RBR0VfVU5TUEVDSUZJRUQQABIbChdJTlNUQUxMX1NUQUdFX1ZFUklGWUlORxABEhsKF0lOU1RBTExfU1RBR0VfVU5QQUNLSU5HEAISGgoWSU5TVEFMTF9TVEFHRV9TVEFSVElORxADEhYKEklOU1RBTExfU1RBR0VfRE9ORRAEMuIHCg5QYWNrYWdlU2VydmljZRJ7CgxMaXN0UGFja2FnZXMSJy5vcmJpdGFsLnBhY2thZ2UudjEuTGlzdFBhY2thZ2VzUmVxdWVzdBooLm9yYml0YWwucGFja2FnZS52MS5MaXN0UGFja2FnZXNSZXNwb25zZSIY0PMYDoLT5JMCDhIML3YxL3BhY2thZ2VzEnwKCkdldFBhY2thZ2USJS5vcmJpdGFsLnBhY2thZ2UudjEuR2V0UGFja2FnZVJlcXVlc3QaJi5vcmJpdGFsLnBhY2thZ2UudjEuR2V0UGFja2FnZVJlc3BvbnNlIh/Q8xgOgtPkkwIVEhMvdjEvcGFja2FnZXMve25hbWV9Eo4BCg5JbnN0YWxsUGFja2FnZRIpLm9yYml0YWwucGFja2FnZS52MS5JbnN0YWxsUGFja2FnZVJlcXVlc3QaKi5vcmJpdGFsLnBhY2thZ2UudjEuSW5zdGFsbFBhY2thZ2VSZXNwb25zZSIj0PMYD4LT5JMCGToBKiIUL3YxL3BhY2thZ2VzOmluc3RhbGwwARKFAQoNRGVsZXRlUGFja2FnZRIoLm9yYml0YWwucGFja2FnZS52MS5EZWxldGVQYWNrYWdlUmVxdWVzdBopLm9yYml0YWwucGFja2FnZS52MS5EZWxldGVQYWNrYWdlUmVzcG9uc2UiH9DzGA+C0+STAhUqEy92MS9wYWNrYWdlcy97bmFtZX0SjQEKDkdldFBhY2thZ2VMb2dzEikub3JiaXRhbC5wYWNrYWdlLnYxLkdldFBhY2thZ2VMb2dzUmVxdWVzdBoqLm9yYml0YWwucGFja2FnZS52MS5HZXRQYWNrYWdlTG9nc1Jlc3BvbnNlIiTQ8xgOgtPkkwIaEhgvdjEvcGFja2FnZXMve25hbWV9L2xvZ3MSjgEKEEdldFBhY2thZ2VQb2xpY3kSKy5vcmJpdGFsLnBhY2thZ2UudjEuR2V0UGFja2FnZVBvbGljeVJlcXVlc3QaLC5vcmJpdGFsLnBhY2thZ2UudjEuR2V0UGFja2FnZVBvbGljeVJlc3BvbnNlIh/Q8xgOgtPkkwIVEhMvdjEvcGFja2FnZXM6cG9saWN5EpoBChNVcGRhdGVQYWNrYWdlUG9saWN5Ei4ub3JiaXRhbC5wYWNrYWdlLnYxLlVwZGF0ZVBhY2thZ2VQb2xpY3lSZXF1ZXN0Gi8ub3JiaXRhbC5wYWNrYWdlLnYxLlVwZGF0ZVBhY2thZ2VQb2xpY3lSZXNwb25zZSIi0PMYD4LT5JMCGDoBKhoTL3YxL3BhY2thZ2VzOnBvbGljeWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp, file_orbital_api_v1_capability, file_orbital_api_v1_pagination]);
 
 /**
  * An installed package.
@@ -76,6 +76,41 @@ export type Package = Message<"orbital.package.v1.Package"> & {
    * @generated from field: google.protobuf.Timestamp install_time = 7;
    */
   installTime?: Timestamp | undefined;
+
+  /**
+   * Capability names granted to the package's principal: exactly those its manifest requested.
+   *
+   * @generated from field: repeated string capabilities = 8;
+   */
+  capabilities: string[];
+
+  /**
+   * How the package's process last ended ("exit 1", "signal 9"); empty while it has not ended.
+   *
+   * @generated from field: string last_exit = 9;
+   */
+  lastExit: string;
+
+  /**
+   * Pid of the running process; 0 when not running.
+   *
+   * @generated from field: uint32 pid = 10;
+   */
+  pid: number;
+
+  /**
+   * Architecture from the manifest ("x86_64", "aarch64" or "any").
+   *
+   * @generated from field: string architecture = 11;
+   */
+  architecture: string;
+
+  /**
+   * Id of the key that signed the installed file.
+   *
+   * @generated from field: string signing_key_id = 12;
+   */
+  signingKeyId: string;
 };
 
 /**
@@ -276,6 +311,225 @@ export const DeletePackageResponseSchema: GenMessage<DeletePackageResponse> = /*
   messageDesc(file_orbital_package_v1_package, 8);
 
 /**
+ * Request of GetPackageLogs.
+ *
+ * @generated from message orbital.package.v1.GetPackageLogsRequest
+ */
+export type GetPackageLogsRequest = Message<"orbital.package.v1.GetPackageLogsRequest"> & {
+  /**
+   * Package name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * How many of the last lines to return; 0 means 100, at most 1000.
+   *
+   * @generated from field: uint32 lines = 2;
+   */
+  lines: number;
+};
+
+/**
+ * Describes the message orbital.package.v1.GetPackageLogsRequest.
+ * Use `create(GetPackageLogsRequestSchema)` to create a new message.
+ */
+export const GetPackageLogsRequestSchema: GenMessage<GetPackageLogsRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 9);
+
+/**
+ * Response of GetPackageLogs.
+ *
+ * @generated from message orbital.package.v1.GetPackageLogsResponse
+ */
+export type GetPackageLogsResponse = Message<"orbital.package.v1.GetPackageLogsResponse"> & {
+  /**
+   * Log lines, oldest first, each prefixed with its TAI64N time stamp as the supervisor's logger writes it.
+   *
+   * @generated from field: repeated string lines = 1;
+   */
+  lines: string[];
+};
+
+/**
+ * Describes the message orbital.package.v1.GetPackageLogsResponse.
+ * Use `create(GetPackageLogsResponseSchema)` to create a new message.
+ */
+export const GetPackageLogsResponseSchema: GenMessage<GetPackageLogsResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 10);
+
+/**
+ * A package signing key trusted in addition to those of the image.
+ *
+ * @generated from message orbital.package.v1.TrustedKey
+ */
+export type TrustedKey = Message<"orbital.package.v1.TrustedKey"> & {
+  /**
+   * Short name for people, 1..64 characters, ^[a-z0-9][a-z0-9._-]*$.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Ed25519 public key in PEM (SPKI) form.
+   *
+   * @generated from field: string public_key_pem = 2;
+   */
+  publicKeyPem: string;
+
+  /**
+   * Key id: the first 16 hex digits of the SHA-256 of the key's DER form.
+   *
+   * @generated from field: string key_id = 3;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message orbital.package.v1.TrustedKey.
+ * Use `create(TrustedKeySchema)` to create a new message.
+ */
+export const TrustedKeySchema: GenMessage<TrustedKey> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 11);
+
+/**
+ * What packages may be granted. Without a policy in the configuration, the default applies: every
+ * capability of the catalogue except user.*, update.* and package.*, and only the image's keys.
+ *
+ * @generated from message orbital.package.v1.PackagePolicy
+ */
+export type PackagePolicy = Message<"orbital.package.v1.PackagePolicy"> & {
+  /**
+   * Capabilities a package may request; a package asking for any other is refused at install.
+   *
+   * @generated from field: repeated string allowed_capabilities = 1;
+   */
+  allowedCapabilities: string[];
+
+  /**
+   * Signing keys trusted besides the image's.
+   *
+   * @generated from field: repeated orbital.package.v1.TrustedKey trusted_keys = 2;
+   */
+  trustedKeys: TrustedKey[];
+};
+
+/**
+ * Describes the message orbital.package.v1.PackagePolicy.
+ * Use `create(PackagePolicySchema)` to create a new message.
+ */
+export const PackagePolicySchema: GenMessage<PackagePolicy> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 12);
+
+/**
+ * Request of GetPackagePolicy.
+ *
+ * @generated from message orbital.package.v1.GetPackagePolicyRequest
+ */
+export type GetPackagePolicyRequest = Message<"orbital.package.v1.GetPackagePolicyRequest"> & {
+};
+
+/**
+ * Describes the message orbital.package.v1.GetPackagePolicyRequest.
+ * Use `create(GetPackagePolicyRequestSchema)` to create a new message.
+ */
+export const GetPackagePolicyRequestSchema: GenMessage<GetPackagePolicyRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 13);
+
+/**
+ * Response of GetPackagePolicy.
+ *
+ * @generated from message orbital.package.v1.GetPackagePolicyResponse
+ */
+export type GetPackagePolicyResponse = Message<"orbital.package.v1.GetPackagePolicyResponse"> & {
+  /**
+   * The policy in force (the default one when none is configured).
+   *
+   * @generated from field: orbital.package.v1.PackagePolicy policy = 1;
+   */
+  policy?: PackagePolicy | undefined;
+
+  /**
+   * Whether it is the default policy.
+   *
+   * @generated from field: bool default_policy = 2;
+   */
+  defaultPolicy: boolean;
+
+  /**
+   * Ids of the signing keys the image ships (not changeable through the API).
+   *
+   * @generated from field: repeated string image_key_ids = 3;
+   */
+  imageKeyIds: string[];
+};
+
+/**
+ * Describes the message orbital.package.v1.GetPackagePolicyResponse.
+ * Use `create(GetPackagePolicyResponseSchema)` to create a new message.
+ */
+export const GetPackagePolicyResponseSchema: GenMessage<GetPackagePolicyResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 14);
+
+/**
+ * Request of UpdatePackagePolicy.
+ *
+ * @generated from message orbital.package.v1.UpdatePackagePolicyRequest
+ */
+export type UpdatePackagePolicyRequest = Message<"orbital.package.v1.UpdatePackagePolicyRequest"> & {
+  /**
+   * The new policy, replacing the old one whole.
+   *
+   * @generated from field: orbital.package.v1.PackagePolicy policy = 1;
+   */
+  policy?: PackagePolicy | undefined;
+
+  /**
+   * Stage in this transaction; empty commits at once.
+   *
+   * @generated from field: string transaction_id = 2;
+   */
+  transactionId: string;
+};
+
+/**
+ * Describes the message orbital.package.v1.UpdatePackagePolicyRequest.
+ * Use `create(UpdatePackagePolicyRequestSchema)` to create a new message.
+ */
+export const UpdatePackagePolicyRequestSchema: GenMessage<UpdatePackagePolicyRequest> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 15);
+
+/**
+ * Response of UpdatePackagePolicy.
+ *
+ * @generated from message orbital.package.v1.UpdatePackagePolicyResponse
+ */
+export type UpdatePackagePolicyResponse = Message<"orbital.package.v1.UpdatePackagePolicyResponse"> & {
+  /**
+   * The policy as stored (key ids filled in).
+   *
+   * @generated from field: orbital.package.v1.PackagePolicy policy = 1;
+   */
+  policy?: PackagePolicy | undefined;
+
+  /**
+   * The revision committed; 0 when staged.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
+};
+
+/**
+ * Describes the message orbital.package.v1.UpdatePackagePolicyResponse.
+ * Use `create(UpdatePackagePolicyResponseSchema)` to create a new message.
+ */
+export const UpdatePackagePolicyResponseSchema: GenMessage<UpdatePackagePolicyResponse> = /*@__PURE__*/
+  messageDesc(file_orbital_package_v1_package, 16);
+
+/**
  * Lifecycle state of a package.
  *
  * @generated from enum orbital.package.v1.PackageState
@@ -409,6 +663,38 @@ export const PackageService: GenService<{
     methodKind: "unary";
     input: typeof DeletePackageRequestSchema;
     output: typeof DeletePackageResponseSchema;
+  },
+  /**
+   * Reads the last lines a package wrote to stdout and stderr (its supervisor's log), oldest first.
+   *
+   * @generated from rpc orbital.package.v1.PackageService.GetPackageLogs
+   */
+  getPackageLogs: {
+    methodKind: "unary";
+    input: typeof GetPackageLogsRequestSchema;
+    output: typeof GetPackageLogsResponseSchema;
+  },
+  /**
+   * Gets the admin's package policy: the capabilities a package may be granted and the trusted signing keys
+   * added to those of the image.
+   *
+   * @generated from rpc orbital.package.v1.PackageService.GetPackagePolicy
+   */
+  getPackagePolicy: {
+    methodKind: "unary";
+    input: typeof GetPackagePolicyRequestSchema;
+    output: typeof GetPackagePolicyResponseSchema;
+  },
+  /**
+   * Replaces the package policy (configuration section package_policy; audited, revisioned). Installed
+   * packages keep their grants, but a call is only allowed for a capability the policy still allows.
+   *
+   * @generated from rpc orbital.package.v1.PackageService.UpdatePackagePolicy
+   */
+  updatePackagePolicy: {
+    methodKind: "unary";
+    input: typeof UpdatePackagePolicyRequestSchema;
+    output: typeof UpdatePackagePolicyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_orbital_package_v1_package, 0);
