@@ -35,6 +35,8 @@ packages+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-system-arm)
 # UEFI firmware with which qemu/run.sh boots the images the way a board does (firmware, then the boot
 # loader on the disk): ovmf (x86_64), qemu-efi-aarch64 (aarch64).
 packages+=(ovmf qemu-efi-aarch64)
+# rauc: image/build-bundle.sh signs update bundles with it (verity format; openssl makes the development CA).
+packages+=(rauc openssl)
 # python3-kconfiglib: Buildroot-tree checks of the kernel and package configuration (docs/buildroot.md).
 packages+=(python3-kconfiglib)
 missing=()
