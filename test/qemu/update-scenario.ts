@@ -133,7 +133,7 @@ export function updateScenario(board: UpdateBoard): void {
     execFileSync("sh", ["-c", `printf '\\377' | dd of=${path.join(bundles, "tampered.raucb")} bs=1 seek=${8 << 20} conv=notrunc status=none`]);
     // The broken bundle: N+1's root file system with an orbital executable that exits at once (orbitald never answers), version N+2.
     const brokenDir = path.join(work, "broken");
-    rmSync(brokenDir, { recursive: true, force: true });
+    mkdirSync(brokenDir, { recursive: true });
     await mustRun("unsquashfs", ["-q", "-n", "-d", path.join(brokenDir, "root"), path.join(nextImage, "rootfs.squashfs")]);
     writeFileSync(path.join(brokenDir, "root", "usr", "bin", "orbital"), '#!/bin/sh\necho "orbital: deliberately broken test build" >&2\nexit 1\n', { mode: 0o755 });
     const osRelease = path.join(brokenDir, "root", "etc", "os-release");
