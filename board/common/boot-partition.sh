@@ -9,7 +9,7 @@
 #   loader/entries/a.conf        slot A, good, generation 1 (written by boot-slots init: a/vmlinuz,
 #                                a/initrd.img, a/cmdline.txt with root=PARTLABEL=rootfs-a rauc.slot=a)
 #   a/vmlinuz a/initrd.img a/cmdline.txt a/version
-# Slot B (b/ and its entry, root=PARTLABEL=rootfs-b) is written by the first update (docs/update.md).
+# Slot B (b/, empty here, and its entry, root=PARTLABEL=rootfs-b) is written by the first update (docs/update.md).
 #
 # usage: board/common/boot-partition.sh OUT_DIR BOARD_DIR BOOTLOADER_EFI KERNEL INITRD [VERSION]
 set -euo pipefail
@@ -22,7 +22,8 @@ board_dir=${2:?} loader=${3:?} kernel=${4:?} initrd=${5:?} version=${6:-}
 cmdline=$(cat "$board_dir/cmdline.txt")
 
 rm -rf "$out"
-mkdir -p "$out/EFI/BOOT" "$out/loader/entries" "$out/a"
+# (b/ stays empty until an update fills it: RAUC wants its slot's folder to exist.)
+mkdir -p "$out/EFI/BOOT" "$out/loader/entries" "$out/a" "$out/b"
 install -m 0644 "$loader" "$out/EFI/BOOT/$BOOTLOADER_NAME"
 install -m 0644 "$kernel" "$out/a/vmlinuz"
 install -m 0644 "$initrd" "$out/a/initrd.img"

@@ -90,7 +90,8 @@ export function updateScenario(board: UpdateBoard): void {
   }
 
   async function raucStatus(): Promise<RaucStatus> {
-    return JSON.parse(await root("rauc status --detailed --output-format=json 2>/dev/null")) as RaucStatus;
+    const out = await root("rauc status --detailed --output-format=json 2>/dev/null");
+    return JSON.parse(out.split("\n").find((l) => l.startsWith("{")) ?? out) as RaucStatus;
   }
   const slot = (s: RaucStatus, name: string): RaucSlot => {
     const found = s.slots.find((x) => name in x);
@@ -100,7 +101,7 @@ export function updateScenario(board: UpdateBoard): void {
   /** What must not move when a bundle is refused: RAUC's view of the slots and the boot entries. */
   const slotsNow = async () => {
     const s = await raucStatus();
-    return { booted: s.booted, primary: s.boot_primary, states: s.slots.map((x) => JSON.stringify(Object.entries(x).map(([k, v]) => [k, v.boot_status]))), entries: await root("ls /boot/loader/entries") };
+    return { booted: s.booted, primary: s.boot_primary, states: s.slots.map((x) => JSON.stringify(Object.entries(x).map(([k, v]) => [k, v.boot_status]))), entries: await root("ls -1 /boot/loader/entries") };
   };
 
   /** Installs a bundle from the bundle disk: { out, status } of the install. The one line that becomes `orbctl update install`. */
@@ -171,7 +172,7 @@ export function updateScenario(board: UpdateBoard): void {
       expect(slot(s, "rootfs.0").state).toBe("booted");
       expect(slot(s, "rootfs.0").boot_status).toBe("good");
       expect(slot(s, "rootfs.1").boot_status).toBe("bad");
-      expect(await root("ls /boot/loader/entries")).toBe("a.conf");
+      expect(await root("ls -1 /boot/loader/entries")).toBe("a.conf");
       // RAUC's bus is root's alone
       expect((await con.sh("su -s /bin/sh admin -c 'DBUS_STARTER_BUS_TYPE=session /usr/lib/rauc/rauc status' 2>&1")).status).not.toBe(0);
     }, BOOT_MS);
@@ -204,7 +205,7 @@ export function updateScenario(board: UpdateBoard): void {
       const again = await install("good.raucb");
       expect(again.status, again.out).toBe(0);
       expect(again.out).toMatch(/succeeded|Installing done/);
-      expect(await root("ls /boot/loader/entries")).toBe("a.conf\nb+1.conf");
+      expect(await root("ls -1 /boot/loader/entries")).toBe("a.conf\nb+1.conf");
       const after = await raucStatus();
       expect(after.boot_primary).toBe("rootfs.1");
     }, 1_800_000);
@@ -215,7 +216,7 @@ export function updateScenario(board: UpdateBoard): void {
       expect(await root("sed -n 's/^VERSION_ID=//p' /etc/os-release")).toBe(next);
       expect(await root("ip -4 -o addr show dev eth1")).toContain(`inet ${ADDRESS}`);
       await con.seen(/orbital-update: slot b is good: blessed/, { timeoutMs: 300_000, what: "the guard blessing slot b" });
-      expect(await root("ls /boot/loader/entries")).toBe("a.conf\nb.conf");
+      expect(await root("ls -1 /boot/loader/entries")).toBe("a.conf\nb.conf");
       const s = await raucStatus();
       expect(s.booted).toBe("b");
       expect(s.boot_primary).toBe("rootfs.1");
@@ -227,7 +228,7 @@ export function updateScenario(board: UpdateBoard): void {
     it("rolls back by itself from a bundle whose orbitald never answers: back on B, A marked bad and why", async () => {
       const inst = await install("broken.raucb");
       expect(inst.status, inst.out).toBe(0);
-      expect(await root("ls /boot/loader/entries")).toBe("a+1.conf\nb.conf");
+      expect(await root("ls -1 /boot/loader/entries")).toBe("a+1.conf\nb.conf");
       const from = con.mark();
       const t0 = con.now();
       con.sendLine("reboot");
@@ -238,7 +239,7 @@ export function updateScenario(board: UpdateBoard): void {
       expect(await root("cat /proc/cmdline")).toMatch(/\brauc\.slot=b\b/);
       expect(await root("cat /proc/cmdline")).not.toMatch(/orbital\.trial/);
       expect(await root("sed -n 's/^VERSION_ID=//p' /etc/os-release")).toBe(next);
-      expect(await root("ls /boot/loader/entries")).toMatch(/^a\+0-1\.conf\nb\.conf$/);
+      expect(await root("ls -1 /boot/loader/entries")).toMatch(/^a\+0-1\.conf\nb\.conf$/);
       expect(await root("cat /data/rauc/trial-failure.a")).toMatch(/orbitald was not API-ready and healthy/);
       const s = await raucStatus();
       expect(s.booted).toBe("b");
