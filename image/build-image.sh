@@ -10,6 +10,7 @@
 #   --out DIR      where the results go (default build/images/NAME)
 #   --work DIR     scratch space (default build/work/NAME); package cache: build/cache/debs/<arch>
 #   --force        rebuild even when the inputs did not change since the last build into --out
+# ORBITAL_VERSION overrides package.json's version (image/build-bundle.sh --version builds N+1 that way).
 # ORBITAL_ROOTFS_COMPRESSION overrides the meta's ROOTFS_COMPRESSION (mksquashfs -comp ...), for experiments.
 # Inputs: ORBITAL_SEA_DIR (default dist/sea/<arch>, brought up to date with scripts/build-sea.mjs --if-stale)
 # and ORBITAL_SUPERVISE (default native/build/<arch>/orbital-supervise, brought up to date with make -C native).
@@ -175,14 +176,19 @@ while read -r p v; do
 done <"$manifest.new" >"$manifest"
 rm -f "$manifest.new"
 
+# The CA certificate update bundles must chain to (the image's RAUC keyring): given, or the development CA.
+update_keyring=${ORBITAL_UPDATE_KEYRING:-$(bash image/update-keys.sh)/ca.cert.pem}
+export ORBITAL_UPDATE_KEYRING=$update_keyring
+
 # ---- up to date? -----------------------------------------------------------------------------------------
 inputs_id=$(
   {
-    echo "$SOURCE_DATE_EPOCH ${ORBITAL_ROOTFS_COMPRESSION:-}"
+    echo "$SOURCE_DATE_EPOCH ${ORBITAL_ROOTFS_COMPRESSION:-} ${ORBITAL_VERSION:-}"
     cat "$manifest"
     (cd "$sea" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
     sha256sum <"$supervise"
     cat "$package_keys"/*.pem 2>/dev/null | grep -v PRIVATE || true
+    sha256sum <"$update_keyring"
     find overlay board/common "$board_dir" image -type f -print0 | sort -z | xargs -0 sha256sum
     find overlay -type l -printf '%p -> %l\n' | sort
   } | sed "s|$repo/||g" | sha256sum | cut -d' ' -f1

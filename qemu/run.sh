@@ -114,4 +114,7 @@ args=(
   -netdev user,id=lan,restrict=on -device virtio-net-pci,netdev=lan,mac=52:54:00:4f:52:02
   -device virtio-rng-pci
 )
+# The board's watchdog (the meta's QEMU_WATCHDOG): when a trial boot after an update stops feeding it, QEMU
+# resets the VM, as the board's watchdog would (docs/update.md).
+[ -z "${QEMU_WATCHDOG:-}" ] || args+=(-device "$QEMU_WATCHDOG")
 exec "$QEMU_SYSTEM" "${args[@]}" "${extra[@]}"

@@ -80,7 +80,8 @@ BUSYBOX = {
     "chown": Command(needs=["CHOWN"], flags={"R": [], "h": []}),
     "cp": Command(needs=["CP"], flags={"a": [], "p": [], "r": [], "R": [], "f": []}),
     "getty": Command(needs=["GETTY"], flags={"L": [], "I:": [], "H:": [], "f:": [], "l:": [], "t:": []}, runs=["login"]),
-    "grep": Command(needs=["GREP"], flags={"q": [], "v": [], "e:": [], "x": [], "F": [], "w": [], "E": []}),
+    "grep": Command(needs=["GREP"], flags={"q": [], "v": [], "e:": [], "x": [], "F": [], "w": [], "E": [], "o": []}),
+    "head": Command(needs=["HEAD"], flags={"n:": []}),
     "hostname": Command(needs=["HOSTNAME"], flags={"F:": []}),
     "ip": Command(needs=["IP"], objects={"link": ["FEATURE_IP_LINK"], "addr": ["FEATURE_IP_ADDRESS"], "address": ["FEATURE_IP_ADDRESS"],
                                          "route": ["FEATURE_IP_ROUTE"], "rule": ["FEATURE_IP_RULE"], "neigh": ["FEATURE_IP_NEIGH"]},
@@ -94,6 +95,7 @@ BUSYBOX = {
     "dmesg": Command(needs=["DMESG"], flags={"c": [], "n:": [], "s:": [], "r": []}),
     "mkdir": Command(needs=["MKDIR"], flags={"p": [], "m:": []}),
     "mkfifo": Command(needs=["MKFIFO"], flags={"m:": []}),
+    "mv": Command(needs=["MV"], flags={"f": []}),
     # modprobe as it reads modules.dep (not the small one)
     "modprobe": Command(needs=["MODPROBE"], flags={"a": [], "q": [], "r": [], "v": [], "D": []}),
     # mount: -o words are handled by mount_words(), LABEL=/UUID= sources by mount_source()
@@ -105,13 +107,18 @@ BUSYBOX = {
     "reboot": Command(needs=["REBOOT"], flags={"f": [], "n": [], "d:": []}),
     "rm": Command(needs=["RM"], flags={"f": [], "r": [], "R": []}),
     # an applet, not an ash built-in: 1.37's ASH_SLEEP is commented out of its Kconfig
+    "sed": Command(needs=["SED"], flags={"n": [], "e:": []}),
     "sleep": Command(needs=["SLEEP"]),
     "sort": Command(needs=["SORT"], flags={"u": [], "n": [], "r": []}),
     "sync": Command(needs=["SYNC"]),
     "syslogd": Command(needs=["SYSLOGD"], flags={"C::": ["FEATURE_IPC_SYSLOG"], "n": [], "O:": [], "S": []}),
+    "tail": Command(needs=["TAIL"], flags={"n:": []}),
     "touch": Command(needs=["TOUCH"], flags={"c": []}),
+    "tr": Command(needs=["TR"]),
     "umount": Command(needs=["UMOUNT"], flags={"f": [], "l": [], "r": []}),
     "usleep": Command(needs=["USLEEP"]),
+    # the trial guard's feeder of the hardware watchdog (overlay/usr/lib/orbital/update/trial-guard)
+    "watchdog": Command(needs=["WATCHDOG"], flags={"F": [], "T:": [], "t:": []}),
     # BusyBox init reading etc/inittab (its ::sysinit, ::respawn, ::once, ::shutdown... actions)
     "init": Command(needs=["INIT", "FEATURE_USE_INITTAB"]),
 }
@@ -147,6 +154,7 @@ PROGRAMS = {
     "orbital": "BR2_PACKAGE_ORBITAL", "orbitald": "BR2_PACKAGE_ORBITAL", "orbctl": "BR2_PACKAGE_ORBITAL",
     "orbital-supervise": "BR2_PACKAGE_ORBITAL", "nft": "BR2_PACKAGE_ORBITAL",
     "ip": "BR2_PACKAGE_IPROUTE2", "tc": "BR2_PACKAGE_IPROUTE2", "bridge": "BR2_PACKAGE_IPROUTE2",
+    "rauc": "BR2_PACKAGE_RAUC", "dbus-daemon": "BR2_PACKAGE_DBUS",
 }
 
 # What docs/image.md ("Logging in") tells root to run on the console, beyond the scripts.
@@ -575,6 +583,12 @@ def check(repo):
                 if not line.lstrip().startswith("#") and pattern.search(line):
                     need(symbols, what, f"{rel}:{n}")
         uses += found
+    # A script that sources another overlay script (". /usr/lib/..." or ". "${0%/*}/NAME"") may call its functions.
+    for rel in list(functions_of):
+        for m in re.finditer(r'^\s*\. "?(/[^"\s]+|\$\{0%/\*\}/[^"\s]+)"?\s*$', read(os.path.join(overlay, rel)), re.M):
+            lib = m.group(1)
+            lib = os.path.join(os.path.dirname(rel), lib[len("${0%/*}/"):]) if lib.startswith("${0") else lib.lstrip("/")
+            functions_of[rel] = functions_of[rel] | functions_of.get(lib, set())
     uses += inittab_commands(overlay)
     uses += login_shells(overlay)
     uses += [Use(t, [], "docs/image.md, a console tool for root") for t in OPERATOR_TOOLS]

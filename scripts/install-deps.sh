@@ -35,8 +35,9 @@ packages+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-system-arm)
 # UEFI firmware with which qemu/run.sh boots the images the way a board does (firmware, then the boot
 # loader on the disk): ovmf (x86_64), qemu-efi-aarch64 (aarch64).
 packages+=(ovmf qemu-efi-aarch64)
-# rauc + dbus + openssl: test/update drives Debian's RAUC 1.8 (its D-Bus service on a private dbus-daemon,
-# bundles signed with an openssl-made development CA; loop devices through util-linux's losetup).
+# rauc + dbus + openssl: image/build-bundle.sh signs update bundles with rauc (verity format; openssl makes
+# the development CA); test/update drives Debian's RAUC 1.8 (its D-Bus service on a private dbus-daemon,
+# loop devices through util-linux's losetup).
 packages+=(rauc dbus openssl util-linux)
 # python3-kconfiglib: Buildroot-tree checks of the kernel and package configuration (docs/buildroot.md).
 packages+=(python3-kconfiglib)

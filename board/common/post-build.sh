@@ -71,3 +71,56 @@ PRETTY_NAME="Orbital OS $version ($BOARD_NAME)"
 VERSION_ID=$version
 VARIANT_ID=$BOARD_ID
 EOF
+
+# 6. A/B updates (docs/update.md), when RAUC is in the image: its system.conf for this board (compatible
+#    string, the two slots with their boot files, the boot-slots backend, the status file on /data), the
+#    keyring (the CA certificate bundles must chain to: ORBITAL_UPDATE_KEYRING, default the development CA of
+#    image/update-keys.sh) and the /usr/bin/rauc wrapper that finds RAUC's private bus.
+if [ -e "$target/usr/bin/rauc" ] || [ -e "$target/usr/lib/rauc/rauc" ]; then
+  keyring=${ORBITAL_UPDATE_KEYRING:-$(bash "$repo/image/update-keys.sh")/ca.cert.pem}
+  [ -s "$keyring" ] || { echo "post-build: no update keyring $keyring" >&2; exit 1; }
+  if [ -e "$target/usr/bin/rauc" ] && head -c4 "$target/usr/bin/rauc" | grep -q ELF; then
+    mkdir -p "$target/usr/lib/rauc"
+    mv "$target/usr/bin/rauc" "$target/usr/lib/rauc/rauc"
+  fi
+  install -m 0755 "$repo/board/common/rauc-wrapper" "$target/usr/bin/rauc"
+  install -D -m 0644 "$keyring" "$target/etc/rauc/keyring.pem"
+  cat >"$target/etc/rauc/system.conf" <<EOF2
+# RAUC's view of this board (board/common/post-build.sh writes it from board/$BOARD_ID/meta; docs/update.md).
+[system]
+compatible=$UPDATE_COMPATIBLE
+bootloader=custom
+bundle-formats=verity
+statusfile=/data/rauc/status.raucs
+mountprefix=/run/rauc/mnt
+
+[handlers]
+bootloader-custom-backend=/usr/lib/orbital/update/boot-slots
+
+[keyring]
+path=/etc/rauc/keyring.pem
+check-purpose=codesign
+
+# The root file system slots (squashfs written whole) and, as their children, the slots' folders on the boot
+# partition (kernel, initramfs, command line), written by the bundle's install hook (image/bundle-hook).
+[slot.rootfs.0]
+device=/dev/disk/by-partlabel/rootfs-a
+type=raw
+bootname=a
+
+[slot.rootfs.1]
+device=/dev/disk/by-partlabel/rootfs-b
+type=raw
+bootname=b
+
+[slot.boot.0]
+parent=rootfs.0
+device=/boot/a
+type=raw
+
+[slot.boot.1]
+parent=rootfs.1
+device=/boot/b
+type=raw
+EOF2
+fi

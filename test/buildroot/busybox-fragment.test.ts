@@ -44,10 +44,10 @@ describe("busybox.fragment against overlay/", () => {
   });
 
   it("fails on a command or an option it does not know, instead of letting it through", () => {
-    const dir = broken("unknown", RCS, (t) => t.replace("hostname -F /etc/hostname", "hostname -F /etc/hostname\nsed -n 1p /etc/hostname\nmkdir -v /data/new"));
+    const dir = broken("unknown", RCS, (t) => t.replace("hostname -F /etc/hostname", "hostname -F /etc/hostname\nawk 1 /etc/hostname\nmkdir -v /data/new"));
     const r = check(dir);
     expect(r.status).toBe(1);
-    expect(r.out).toMatch(/^error: etc\/init\.d\/rcS:\d+: sed is neither a BusyBox applet or ash built-in known to this check nor a program of a selected package/m);
+    expect(r.out).toMatch(/^error: etc\/init\.d\/rcS:\d+: awk is neither a BusyBox applet or ash built-in known to this check nor a program of a selected package/m);
     expect(r.out).toMatch(/^error: etc\/init\.d\/rcS:\d+: mkdir -v: an option this check does not know/m);
   });
 

@@ -44,7 +44,7 @@ const LOCK_WAIT_MS = 1_800_000; // the other board's whole scenario
  * Takes the machine-wide VM lock (flock, so the kernel releases it if this process dies): resolves once held, with a function that
  * releases it.
  */
-function vmLock(): Promise<() => void> {
+export function vmLock(): Promise<() => void> {
   const file = path.join(repoRoot, "build", ".qemu-vm.lock");
   mkdirSync(path.dirname(file), { recursive: true });
   // flock holds the lock while `cat` runs; cat ends when we close its stdin.
