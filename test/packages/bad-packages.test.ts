@@ -2,7 +2,8 @@
 // files, no service, no principal), and the daemon keeps serving: unsigned, tampered, unknown key,
 // capabilities outside the default and a configured policy, another architecture, an invalid name or
 // version, path traversal, absolute paths, symlinks out of the tree, device files, setuid bits, a package
-// bigger than the data partition, a second install of the same name while one runs, and bad bundle paths.
+// bigger than the data partition, a second install of the same name while one runs, bad bundle paths, and an
+// installer whose role lacks a capability the package asks for (installing must not grant more than that).
 // Topology: daemons on the simulated data plane (no network needed); the too-big case gives its daemon a
 // 4 MiB tmpfs as packages dir. Packages run under the real runit supervisor.
 import { execFileSync } from "node:child_process";
@@ -12,8 +13,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InstallStage, PackageService } from "../../src/gen/orbital/package/v1/package_pb.js";
 import { SystemService } from "../../src/gen/orbital/system/v1/system_pb.js";
+import { UserService } from "../../src/gen/orbital/user/v1/user_pb.js";
 import { OrbitalError } from "../../src/common/errors.js";
-import { startDaemon, type RunningDaemon } from "../support/daemon.js";
+import { callAs, startDaemon, type RunningDaemon } from "../support/daemon.js";
 import { packageFile, scriptManifest, sleeperScript, stopPackageSupervisor, testSigner, writePackage } from "../support/packages.js";
 
 const signer = testSigner();
@@ -106,6 +108,18 @@ describe("a bad package file is refused and leaves nothing behind", () => {
       const all = (await d.api(PackageService).getPackagePolicy({})).policy!;
       await d.api(PackageService).updatePackagePolicy({ policy: { ...all, allowedCapabilities: ["firewall.read", "firewall.write", "system.read"] } });
     }
+  });
+
+  it("an installer may not grant what it lacks: package.write without firewall.write cannot install a firewall.write package", async () => {
+    const users = d.api(UserService);
+    await users.createRole({ role: { name: "package-installer", capabilities: ["package.read", "package.write", "firewall.read"] } });
+    await users.createUser({ user: { name: "installer", uid: 6201, role: "package-installer" } });
+    const bundlePath = writePackage(d.dir, "escalate.opkg", packageFile(signer, { manifest: scriptManifest({ name: "escalate", capabilities: ["firewall.read", "firewall.write"] }) }));
+    const r = await callAs(d.socketPath, 6201, "orbital.package.v1.PackageService/InstallPackage", { bundlePath });
+    expect(r.error).toMatchObject({ reason: "CAPABILITY_MISSING", metadata: { capability: "firewall.write", principal: "installer", role: "package-installer" } });
+    expectNothingInstalled();
+    await users.deleteUser({ name: "installer" });
+    await users.deleteRole({ name: "package-installer" });
   });
 
   it("a package whose program exits at once is refused as PACKAGE_START_FAILED, and removed", async () => {

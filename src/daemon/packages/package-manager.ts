@@ -14,6 +14,7 @@ import { InstallStage, PackageSchema, PackageState, type InstallPackageResponse,
 import type { Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { invalidField, OrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import type { Principal } from "../auth/principal.js";
 import { notFound, alreadyExists } from "../services/resource-errors.js";
 import { openPackage, type OpenedPackage } from "./package-contents.js";
 import { capabilitiesOutside, effectivePolicy } from "./package-policy.js";
@@ -86,10 +87,19 @@ export class PackageManager {
     return { user: name, role: name, capabilities: new Set(p.manifest.capabilities.filter((c) => allowed.has(c))) };
   }
 
-  async *install(bundlePath: string): AsyncGenerator<Progress> {
+  /** `installer` must hold every capability the package asks for: installing it must not grant more than that. */
+  async *install(bundlePath: string, installer: Principal): AsyncGenerator<Progress> {
     yield { stage: InstallStage.VERIFYING, percent: 5, message: `verifying ${bundlePath}` };
     const opened = this.verify(this.readBundle(bundlePath));
     const { manifest } = opened;
+    const lacking = manifest.capabilities.find((c) => !installer.capabilities.has(c));
+    if (lacking !== undefined) {
+      throw new OrbitalError({
+        reason: ErrorReason.CAPABILITY_MISSING,
+        message: `package ${manifest.name} asks for ${lacking}; role "${installer.role}" of ${installer.user} lacks it, so it may not grant it`,
+        metadata: { capability: lacking, principal: installer.user, role: installer.role },
+      });
+    }
     if (this.busy.has(manifest.name)) {
       throw new OrbitalError({ reason: ErrorReason.OPERATION_IN_PROGRESS, message: `package ${manifest.name} is being installed or removed already`, metadata: { operationId: manifest.name } });
     }

@@ -23,9 +23,9 @@ export function packageService(engine: ConfigEngine, packages: PackageManager, i
       return { package: packages.get(req.name) };
     },
 
-    async *installPackage(req) {
+    async *installPackage(req, ctx) {
       if (req.bundlePath === "") throw invalidField("bundle_path", "is required");
-      yield* packages.install(req.bundlePath);
+      yield* packages.install(req.bundlePath, ctx.principal);
     },
 
     async deletePackage(req) {
