@@ -9,7 +9,7 @@
 // Topology: one namespace (prefix pk), no links; the daemon and runsvdir run inside it, the packages talk to
 // the daemon over its Unix socket.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FirewallService } from "../../src/gen/orbital/firewall/v1/firewall_pb.js";
@@ -142,6 +142,28 @@ describe.skipIf(!canUseNetns)("the example package blocklist-sync", () => {
     await waitFor("the sync after the restart", async () => ((await apiSet())?.includes("192.0.2.128/25") ? true : undefined), 30_000);
     expect(kernelSet()).toEqual(["192.0.2.128/25", "198.51.100.7/32", "203.0.113.0/24"]);
     expect((await pkg()).pid).toBe(pid); // the same process: never restarted, it reconnected
+  });
+
+  it("a data dir over the manifest's quota stops the package (FAILED, why), and it starts again once back under", async () => {
+    const quota = (JSON.parse(readFileSync(path.join(import.meta.dirname, "../../examples/blocklist-sync/manifest.json"), "utf8")) as { dataQuotaBytes: number }).dataQuotaBytes;
+    const before = (await pkg()).pid;
+    // Files of root's in its data dir (the package itself cannot write a file that large: RLIMIT_FSIZE).
+    const filler = path.join(packagesDir, NAME, "data", "filler");
+    writeFileSync(filler, Buffer.alloc(quota / 2 + 1));
+    writeFileSync(`${filler}2`, Buffer.alloc(quota / 2 + 1));
+    const stopped = await waitFor("the package stopped for its quota", async () => {
+      const p = await pkg();
+      return p.state === PackageState.FAILED && p.pid === 0 ? p : undefined;
+    });
+    expect(stopped.lastExit).toMatch(new RegExp(`^data quota exceeded: \\d+ bytes in its data dir, its manifest allows ${quota}$`));
+    expect(existsSync(`/proc/${before}`)).toBe(false);
+    rmSync(`${filler}2`);
+    rmSync(filler);
+    const again = await waitFor("the package running again", async () => {
+      const p = await pkg();
+      return p.state === PackageState.RUNNING && p.pid > 0 ? p : undefined;
+    });
+    expect(procStatus(again.pid, "Uid")!.split(/\s+/)[0]).toBe(String(uid));
   });
 
   it("an upgrade that does not start restores the old version; one that starts replaces it", async () => {

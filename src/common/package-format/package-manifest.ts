@@ -39,7 +39,10 @@ export interface PackageManifest {
   entry: string[];
   /** Capability names of the catalogue, sorted, no repeats. */
   capabilities: string[];
-  /** Largest file the package may write in its data dir (RLIMIT_FSIZE); 0: no limit of its own. */
+  /**
+   * Most bytes its data dir may hold: no file may grow past it (RLIMIT_FSIZE), and orbitald stops the package
+   * while the dir holds more (checked every few seconds); 0: no limit of its own.
+   */
   dataQuotaBytes: number;
   limits: ResourceLimits;
 }

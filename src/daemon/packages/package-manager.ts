@@ -3,7 +3,7 @@
 // capabilities its manifest declares, and a runit service. A failed install leaves nothing behind; a failed
 // upgrade restores the previous version. Authorization of the caller is the call pipeline's.
 import type { KeyObject } from "node:crypto";
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { machine } from "node:os";
 import path from "node:path";
@@ -28,6 +28,8 @@ export const MAX_PACKAGE_FILE_BYTES = 256 << 20;
 const SPARE_BYTES = 8 << 20;
 /** A start counts as good once the process stayed up this long under one pid. */
 const SETTLE_SECONDS = 2;
+/** How often each package's data dir is measured against its manifest's dataQuotaBytes. */
+const QUOTA_CHECK_MS = 5_000;
 
 export interface PackageManagerDeps {
   packagesDir: string;
@@ -66,6 +68,7 @@ export class PackageManager {
    * throws: without runit the daemon serves on, and says why its packages do not run.
    */
   start(): string | undefined {
+    setInterval(() => this.enforceDataQuotas(), QUOTA_CHECK_MS).unref();
     for (const n of readdirSync(this.deps.packagesDir)) if (n.startsWith(".staging-")) rmSync(path.join(this.deps.packagesDir, n), { recursive: true, force: true });
     if (this.registry.list().length === 0) return undefined;
     try {
@@ -117,6 +120,38 @@ export class PackageManager {
     } finally {
       this.busy.delete(manifest.name);
     }
+  }
+
+  /**
+   * A package whose data dir holds more than its manifest's dataQuotaBytes is stopped (FAILED, the reason as
+   * its last exit) until the dir is back under the quota, then started again. The mark lives in the service
+   * dir, so it holds across orbitald restarts (runsv keeps the service down meanwhile).
+   */
+  enforceDataQuotas(): void {
+    for (const p of this.registry.list()) {
+      const { name, dataQuotaBytes: quota } = p.manifest;
+      if (!quota || this.busy.has(name)) continue;
+      try {
+        const used = treeBytes(this.dataDir(name));
+        const mark = this.overQuotaMark(name);
+        const marked = existsSync(mark);
+        if (used > quota && !marked) {
+          writeFileSync(mark, `data quota exceeded: ${used} bytes in its data dir, its manifest allows ${quota}`);
+          this.supervisor.down(name);
+          this.deps.log.warn({ package: name, used, quota }, "package stopped: its data dir outgrew its quota");
+        } else if (used <= quota && marked) {
+          rmSync(mark, { force: true });
+          this.supervisor.up(name);
+          this.deps.log.info({ package: name, used, quota }, "package started again: its data dir is back under its quota");
+        }
+      } catch (err) {
+        this.deps.log.error({ err, package: name }, "data quota check failed");
+      }
+    }
+  }
+
+  private overQuotaMark(name: string): string {
+    return path.join(this.supervisor.serviceDir(name), "over-quota");
   }
 
   async delete(name: string): Promise<void> {
@@ -326,16 +361,17 @@ export class PackageManager {
 
   private view(p: InstalledPackage): Package {
     const s = this.supervisor.status(p.manifest.name);
+    const overQuota = readOptional(this.overQuotaMark(p.manifest.name));
     return create(PackageSchema, {
       name: p.manifest.name,
       version: p.manifest.version,
       summary: p.manifest.summary,
-      state: s.state === "running" ? PackageState.RUNNING : s.state === "down" ? PackageState.STOPPED : PackageState.FAILED,
+      state: overQuota ? PackageState.FAILED : s.state === "running" ? PackageState.RUNNING : s.state === "down" ? PackageState.STOPPED : PackageState.FAILED,
       uid: p.uid,
       sizeBytes: BigInt(treeBytes(this.packageDir(p.manifest.name))),
       installTime: timestampFromMs(p.installTimeMs),
       capabilities: p.manifest.capabilities,
-      lastExit: s.lastExit,
+      lastExit: overQuota || s.lastExit,
       pid: s.pid,
       architecture: p.manifest.architecture,
       signingKeyId: p.keyId,
@@ -368,6 +404,14 @@ function socketGroup(socketPath: string): number {
   }
 }
 
+function readOptional(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 function treeBytes(dir: string): number {
   let total = 0;
   let names: string[];
@@ -378,7 +422,12 @@ function treeBytes(dir: string): number {
   }
   for (const n of names) {
     const p = path.join(dir, n);
-    const st = lstatSync(p);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue; // removed while we counted (a running package's own files)
+    }
     total += st.isDirectory() ? treeBytes(p) : st.size;
   }
   return total;

@@ -215,6 +215,17 @@ export class RunitSupervisor {
     spawnSync(findTool("sv"), ["-w", "7", "restart", this.serviceDir(name)], { stdio: "ignore" });
   }
 
+  /** Stops the process and keeps it down (runsv stays, and so does the service) until up(). */
+  down(name: string): void {
+    spawnSync(findTool("sv"), ["-w", "7", "down", this.serviceDir(name)], { stdio: "ignore" });
+  }
+
+  /** Starts a service that down() stopped. */
+  up(name: string): void {
+    rmSync(path.join(this.serviceDir(name), "failures"), { force: true });
+    spawnSync(findTool("sv"), ["up", this.serviceDir(name)], { stdio: "ignore" });
+  }
+
   /** Stops the process and its runsv and unlinks the service: nothing of it runs afterwards. */
   async remove(name: string): Promise<void> {
     const dir = this.serviceDir(name);
