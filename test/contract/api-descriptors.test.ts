@@ -65,6 +65,7 @@ describe("API v1 descriptors", () => {
       api_token_hashes: "user.write",
       settings: "system.write",
       fast_path_lists: "firewall.write",
+      package_policy: "package.write",
     });
   });
 

@@ -155,6 +155,20 @@ describe("a bad package file is refused and leaves nothing behind", () => {
     expect(r.error!.metadata.field).toBe("bundle_path");
   });
 
+  it("UpdatePackagePolicy changes only the fields its update_mask names, and refuses other paths", async () => {
+    const api = d.api(PackageService);
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+    const before = (await api.getPackagePolicy({})).policy!;
+    await api.updatePackagePolicy({ policy: { trustedKeys: [{ name: "extra", publicKeyPem: pem }] }, updateMask: { paths: ["trusted_keys"] } });
+    const after = (await api.getPackagePolicy({})).policy!;
+    expect(after.allowedCapabilities).toEqual(before.allowedCapabilities);
+    expect(after.trustedKeys.map((k) => k.name)).toEqual(["extra"]);
+    await expect(api.updatePackagePolicy({ policy: {}, updateMask: { paths: ["key_id"] } })).rejects.toMatchObject({ reason: "INVALID_FIELD_MASK" });
+    await api.updatePackagePolicy({ policy: { trustedKeys: [] }, updateMask: { paths: ["trusted_keys"] } });
+    expect((await api.getPackagePolicy({})).policy!).toMatchObject({ allowedCapabilities: before.allowedCapabilities, trustedKeys: [] });
+  });
+
   it("the daemon still serves, with its configuration intact", async () => {
     const { policy } = await d.api(PackageService).getPackagePolicy({});
     expect(policy!.allowedCapabilities).toEqual(["firewall.read", "firewall.write", "system.read"]);

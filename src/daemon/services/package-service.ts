@@ -7,9 +7,12 @@ import type { ServiceImpl } from "../rpc/service-impl.js";
 import type { ConfigEngine } from "../config/config-engine.js";
 import type { PackageManager } from "../packages/package-manager.js";
 import { effectivePolicy, validatePolicy } from "../packages/package-policy.js";
+import { applyFieldMask } from "../validation/field-mask.js";
 import { paginate } from "../validation/pagination.js";
 
 const DEFAULT_LOG_LINES = 100;
+/** The fields of a PackagePolicy an update_mask may name. */
+const POLICY_FIELDS = ["allowed_capabilities", "trusted_keys"];
 const MAX_LOG_LINES = 1000;
 
 export function packageService(engine: ConfigEngine, packages: PackageManager, imageKeyIds: readonly string[]): ServiceImpl<typeof PackageService> {
@@ -45,9 +48,10 @@ export function packageService(engine: ConfigEngine, packages: PackageManager, i
 
     async updatePackagePolicy(req, ctx) {
       if (!req.policy) throw invalidField("policy", "is required");
-      const policy = validatePolicy(req.policy ?? create(PackagePolicySchema), "policy");
+      let policy = req.policy;
       const { revision } = await engine.mutate(ctx, req.transactionId, (config) => {
-        config.packagePolicy = policy;
+        const merged = applyFieldMask(PackagePolicySchema, effectivePolicy(config).policy, req.policy ?? create(PackagePolicySchema), req.updateMask, POLICY_FIELDS);
+        policy = config.packagePolicy = validatePolicy(merged, "policy");
       });
       return { policy, revision };
     },
