@@ -21,6 +21,7 @@ import { capabilitiesOutside, effectivePolicy } from "./package-policy.js";
 import { PackageRegistry, type InstalledPackage } from "./package-registry.js";
 import { processesOfUid, RunitSupervisor, type ServiceSpec } from "./runit-supervisor.js";
 import { trustedKeys } from "./trust-store.js";
+import { readTextOrEmpty } from "../store/atomic-file.js";
 
 /** Largest package file read. */
 export const MAX_PACKAGE_FILE_BYTES = 256 << 20;
@@ -361,7 +362,7 @@ export class PackageManager {
 
   private view(p: InstalledPackage): Package {
     const s = this.supervisor.status(p.manifest.name);
-    const overQuota = readOptional(this.overQuotaMark(p.manifest.name));
+    const overQuota = readTextOrEmpty(this.overQuotaMark(p.manifest.name));
     return create(PackageSchema, {
       name: p.manifest.name,
       version: p.manifest.version,
@@ -401,14 +402,6 @@ function socketGroup(socketPath: string): number {
     return statSync(socketPath).gid;
   } catch {
     return 0;
-  }
-}
-
-function readOptional(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
   }
 }
 

@@ -7,6 +7,7 @@ import path from "node:path";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { OrbitalError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import { readTextOrEmpty } from "../store/atomic-file.js";
 
 export interface ServiceSpec {
   name: string;
@@ -161,8 +162,8 @@ export class RunitSupervisor {
 
   status(name: string): ServiceStatus {
     const dir = this.serviceDir(name);
-    const lastExit = readText(path.join(dir, "last-exit"));
-    const failures = Number(readText(path.join(dir, "failures")) || 0);
+    const lastExit = readTextOrEmpty(path.join(dir, "last-exit"));
+    const failures = Number(readTextOrEmpty(path.join(dir, "failures")) || 0);
     let raw: Buffer;
     try {
       raw = readFileSync(path.join(dir, "supervise", "status"));
@@ -249,14 +250,6 @@ function writeScript(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, text, { mode: 0o755 });
   renameSync(tmp, file);
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch {
-    return "";
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

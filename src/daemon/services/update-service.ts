@@ -1,7 +1,7 @@
 // Update service: the A/B slots as RAUC reports them, installing a bundle into the other slot with RAUC's
 // progress streamed, and marking slots. Every refusal is decided before RAUC writes anything (path, file,
 // signature, compatible, version, one install at a time); RAUC itself is reached only through rauc-cli.ts.
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -22,6 +22,7 @@ import { LastInstallError } from "../update/last-install-error.js";
 import { runningReleaseVersion } from "../update/running-release.js";
 import { compareVersions } from "../update/version-order.js";
 import { notFound } from "./resource-errors.js";
+import { readTextOrEmpty } from "../store/atomic-file.js";
 
 export interface UpdateServiceDeps {
   rauc: RaucCli;
@@ -88,11 +89,7 @@ const isBooted = (status: RaucStatus, s: RaucSlotStatus) => s.state === "booted"
 /** The trial guard's note of why a slot's trial failed, if there is one. */
 function badReason(trialFailureDir: string, bootname: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(bootname)) return "";
-  try {
-    return readFileSync(path.join(trialFailureDir, `trial-failure.${bootname}`), "utf8").trim();
-  } catch {
-    return "";
-  }
+  return readTextOrEmpty(path.join(trialFailureDir, `trial-failure.${bootname}`));
 }
 
 /** The slots the API shows: RAUC's top-level ones (not children such as the boot files' slots). */

@@ -2,7 +2,7 @@
 // directory. After a crash or power loss at any instant the target holds either the old or the new bytes.
 // Running out of space (or a read-only filesystem) becomes STORAGE_FULL and leaves the old file intact. A
 // crash between the write and the rename leaves the temporary file: removeStaleTemporaries() clears those.
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { ErrorReason } from "../../gen/orbital/api/v1/error_reason_pb.js";
 import { OrbitalError } from "../../common/errors.js";
@@ -71,5 +71,14 @@ export function writeFileAtomic(target: string, data: Uint8Array): void {
       });
     }
     throw err;
+  }
+}
+
+/** A small text file's content, trimmed; "" when it does not exist or cannot be read (a mark, a note). */
+export function readTextOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
   }
 }
