@@ -28,6 +28,8 @@ export interface BundleSpec {
   signer?: "dev" | "untrusted";
   /** The rootfs image; default 1 MiB of random bytes. */
   payload?: Buffer;
+  /** The boot files' image, for the target's child slot (boot.1), as the image's bundles carry; default none. */
+  boot?: Buffer;
 }
 
 export interface Bundle {
@@ -164,7 +166,7 @@ device=${this.loops[1]}
 type=raw
 bootname=B
 
-# Children, as the image's boot files are: not in the bundles here, so RAUC leaves them alone.
+# Children, as the image's boot files are: RAUC writes one only when the bundle has a boot image.
 [slot.boot.0]
 device=${this.loops[2]}
 type=raw
@@ -233,9 +235,11 @@ parent=rootfs.1
     mkdirSync(input);
     const payload = spec.payload ?? randomBytes(1 << 20);
     writeFileSync(path.join(input, "rootfs.img"), payload);
+    if (spec.boot) writeFileSync(path.join(input, "boot.img"), spec.boot);
     writeFileSync(
       path.join(input, "manifest.raucm"),
-      `[update]\ncompatible=${spec.compatible ?? TEST_COMPATIBLE}\nversion=${spec.version}\n\n[bundle]\nformat=${spec.format ?? "plain"}\n\n[image.rootfs]\nfilename=rootfs.img\n`,
+      `[update]\ncompatible=${spec.compatible ?? TEST_COMPATIBLE}\nversion=${spec.version}\n\n[bundle]\nformat=${spec.format ?? "plain"}\n\n[image.rootfs]\nfilename=rootfs.img\n` +
+        (spec.boot ? "\n[image.boot]\nfilename=boot.img\n" : ""),
     );
     const signer = this.signers[spec.signer ?? "dev"];
     const out = path.join(this.dir, `bundle-${n}-${spec.version}.raucb`);
@@ -275,6 +279,11 @@ parent=rootfs.1
   /** The first `length` bytes of slot 0 (A) or 1 (B). */
   slotBytes(slot: 0 | 1, length: number): Buffer {
     return readFileSync(this.slotImages[slot]).subarray(0, length);
+  }
+
+  /** The first `length` bytes of the boot files' slot of A (0) or B (1). */
+  bootSlotBytes(slot: 0 | 1, length: number): Buffer {
+    return readFileSync(this.bootImages[slot]).subarray(0, length);
   }
 
   /** The backend's state: which boot name is primary, and each one's good/bad. */

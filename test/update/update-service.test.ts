@@ -68,7 +68,8 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     const users = d.client(UserService);
     await users.createUser({ user: { name: "upd-operator", uid: OPERATOR_UID, role: "operator" } });
     await users.createUser({ user: { name: "upd-viewer", uid: VIEWER_UID, role: "viewer" } });
-    good = rig.bundle({ version: "1.3.0" });
+    // Like the image's bundles: the root file system and the boot files (written into B's child slot after it).
+    good = rig.bundle({ version: "1.3.0", boot: Buffer.alloc(64 << 10, 0x6b) });
   }, 60_000);
   afterAll(async () => {
     await d?.cleanup();
@@ -149,12 +150,15 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     const at = (m: RegExp) => messages.findIndex((x) => m.test(x));
     expect(at(/^Verifying signature/)).toBeGreaterThan(0);
     expect(at(/^Copying image to rootfs\.1/)).toBeGreaterThan(at(/^Verifying signature/));
+    expect(at(/^Copying image to boot\.1/)).toBeGreaterThan(at(/^Copying image to rootfs\.1/));
     expect(progress.find((p) => /^Copying image/.test(p.message))?.stage).toBe(InstallStage.WRITING);
     expect(progress.filter((p) => p.done)).toHaveLength(1);
     expect(progress.at(-1)).toMatchObject({ done: true, percent: 100, slot: "rootfs.1", version: "1.3.0", stage: InstallStage.DONE });
     // The slot holds the bundle's image, A is untouched, B boots next.
     expect(rig.slotBytes(1, good.payload.length).equals(good.payload)).toBe(true);
+    expect(rig.bootSlotBytes(1, 64 << 10).every((b) => b === 0x6b)).toBe(true);
     expect(rig.slotBytes(0, 4096).every((b) => b === 0x5a)).toBe(true);
+    expect(rig.bootSlotBytes(0, 4096).every((b) => b === 0x5a)).toBe(true);
     expect(rig.bootState()).toMatchObject({ primary: "B", "state.B": "good", "state.A": "good" });
     const slots = await byName();
     expect(slots["rootfs.1"]).toMatchObject({ version: "1.3.0", primary: true, booted: false, health: SlotHealth.GOOD, installCount: 1 });

@@ -177,8 +177,8 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
     }
   }
 
-  /** RAUC's checks that refuse a bundle before it writes anything; returns the target slot and the bundle's version. */
-  async function admit(bundlePath: string, forceDowngrade: boolean): Promise<{ slot: string; version: string }> {
+  /** RAUC's checks that refuse a bundle before it writes anything; returns the target slot, the bundle's version and RAUC's status. */
+  async function admit(bundlePath: string, forceDowngrade: boolean): Promise<{ slot: string; version: string; status: RaucStatus }> {
     const status = await viaRauc(bundlePath, () => rauc.status());
     if (running) running.status = status;
     const info = await viaRauc(bundlePath, () => rauc.info(bundlePath));
@@ -200,7 +200,7 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
     }
     // RAUC writes the other slot of the booted one's class.
     const target = topLevel(status).find((s) => s !== booted && s.class === booted?.class && s.state !== "booted");
-    return { slot: target?.name ?? "", version: info.version };
+    return { slot: target?.name ?? "", version: info.version, status };
   }
 
   /** The whole install: admission, then RAUC with its progress pushed to `queue`. The last error follows its outcome. */
@@ -208,13 +208,15 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
     try {
       checkFile(bundlePath);
       queue.push({ percent: 0, message: `Checking ${bundlePath}`, stage: InstallStage.CHECKING });
-      const { slot, version } = await admit(bundlePath, forceDowngrade);
+      const { slot, version, status } = await admit(bundlePath, forceDowngrade);
       let stage = InstallStage.CHECKING;
       let written = slot;
       await viaRauc(slot, () =>
         rauc.install(bundlePath, (p: RaucProgress) => {
           if (WRITING.test(p.message)) stage = InstallStage.WRITING;
-          written = /^Copying image to (\S+)/.exec(p.message)?.[1] ?? written;
+          // The slot the API names is the top-level one: a child (boot.1, the boot files) stands for its parent (rootfs.1).
+          const copied = /^Copying image to (\S+)/.exec(p.message)?.[1];
+          if (copied) written = status.slots.find((s) => s.name === copied)?.parent ?? copied;
           queue.push({ percent: p.percent, message: p.message, stage, slot: written, version });
         }),
       );
