@@ -304,7 +304,7 @@ install_modules() { # destination root, entries...
 }
 mapfile -t common_modules < <(grep -v -e '^#' -e '^[[:space:]]*$' board/common/modules)
 # shellcheck disable=SC2086
-install_modules "$rootfs/usr" "${common_modules[@]}" $BOARD_MODULES
+install_modules "$rootfs/usr" "${common_modules[@]}" $WATCHDOG_MODULES $BOARD_MODULES
 # depmod -b wrote into usr/lib/modules; /lib is a link to it on the target.
 log "kernel $kver: $(find "$rootfs/usr/lib/modules/$kver" -name '*.ko*' | wc -l) modules in the root file system"
 
@@ -341,12 +341,13 @@ env -u SOURCE_DATE_EPOCH mksquashfs "$rootfs" "$work/input/rootfs.squashfs" "${s
 initramfs=$work/initramfs
 mkdir -p "$initramfs"/{bin,sbin,etc,proc,sys,dev,newroot,lib}
 cp -a "$rootfs/usr/bin/busybox" "$initramfs/bin/busybox"
-for a in sh mount umount modprobe switch_root cat mkdir sleep usleep setsid cttyhack reboot tr grep; do
+for a in sh mount umount modprobe switch_root cat mkdir sleep usleep setsid cttyhack reboot tr grep watchdog; do
   ln -s busybox "$initramfs/bin/$a"
 done
 # shellcheck disable=SC2086
-install_modules "$initramfs" $INITRD_MODULES
-for m in $INITRD_MODULES; do echo "$m"; done >"$initramfs/etc/modules"
+# (and the watchdog drivers, which a trial boot arms there)
+install_modules "$initramfs" $INITRD_MODULES $WATCHDOG_MODULES
+for m in $INITRD_MODULES $WATCHDOG_MODULES; do echo "$m"; done >"$initramfs/etc/modules"
 install -m 0755 board/common/initramfs/init "$initramfs/init"
 install -m 0755 overlay/usr/lib/orbital/find-partition "$initramfs/bin/find-partition"
 find "$initramfs" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

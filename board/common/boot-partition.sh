@@ -38,3 +38,15 @@ editor no
 console-mode keep
 EOF
 ORBITAL_ESP=$out sh "$repo/overlay/usr/lib/orbital/update/boot-slots" init a
+
+# An update writes the other slot's folder while this one stays (image/bundle-hook): the partition must hold
+# two slots' files. With a quarter to spare (FAT clusters, a bigger kernel in a later release).
+slot_kib=$(du -sk "$out/a" | cut -f1)
+rest_kib=$(($(du -sk "$out" | cut -f1) - slot_kib))
+size_kib=$(numfmt --from=iec "$BOOT_SIZE")
+size_kib=$((size_kib / 1024))
+need_kib=$(((rest_kib + 2 * slot_kib) * 5 / 4))
+if [ "$need_kib" -gt "$size_kib" ]; then
+  echo "boot-partition: BOOT_SIZE=$BOOT_SIZE ($size_kib KiB) cannot hold two slots' boot files ($slot_kib KiB each) with room: $need_kib KiB needed" >&2
+  exit 1
+fi

@@ -251,12 +251,15 @@ parent=rootfs.1
     return { path: out, payload };
   }
 
-  /** A copy of a bundle with bytes in the middle of its payload changed. */
-  tampered(bundle: Bundle): string {
+  /**
+   * A copy of a bundle with 16 bytes changed: in the middle of its payload, or (verity bundles) in the hash tree,
+   * the 4 KiB before the signature (whose size is the file's last 8 bytes).
+   */
+  tampered(bundle: Bundle, where: "payload" | "hash-tree" = "payload"): string {
     const bytes = readFileSync(bundle.path);
-    const at = Math.floor(bytes.length / 3);
+    const at = where === "payload" ? Math.floor(bytes.length / 3) : bytes.length - 8 - Number(bytes.readBigUInt64BE(bytes.length - 8)) - 2048;
     for (let i = 0; i < 16; i++) bytes[at + i] = bytes[at + i]! ^ 0xff;
-    const out = bundle.path.replace(/\.raucb$/, "-tampered.raucb");
+    const out = bundle.path.replace(/\.raucb$/, `-tampered-${where}.raucb`);
     writeFileSync(out, bytes);
     return out;
   }

@@ -9,6 +9,7 @@
 // Host note: this kernel has no device-mapper, so RAUC cannot mount verity bundles here; the install path is
 // tested with plain bundles (the image uses verity), and the verity case checks which of the two it met.
 // Topology: no network; one RaucRig and one daemon (sim data plane) for the file, run in order.
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,7 +44,7 @@ async function install(bundlePath: string, forceDowngrade = false): Promise<Inst
 }
 
 /** The install is refused with `reason`, nothing of the slots changed, and GetUpdateStatus reports it. */
-async function expectRefused(bundlePath: string, reason: string, metadata?: Record<string, string>): Promise<OrbitalError> {
+async function expectRefused(bundlePath: string, reason: string, metadata?: Record<string, unknown>): Promise<OrbitalError> {
   const before = rig.snapshot();
   const e = await failure(install(bundlePath));
   expect(e.reason, e.message).toBe(reason);
@@ -115,6 +116,15 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
     it("a bundle whose payload was changed after signing: BUNDLE_INVALID", async () => {
       const e = await expectRefused(rig.tampered(good), "BUNDLE_INVALID");
       expect(e.message).toMatch(/tampered/);
+    });
+
+    it("a verity bundle whose payload or hash tree was changed after signing: BUNDLE_INVALID, found before RAUC writes", async () => {
+      // RAUC itself would find it only part-way through writing the other slot (dm-verity, as it reads).
+      const verity = rig.bundle({ version: "1.3.0", format: "verity", payload: randomBytes(3 << 20) });
+      for (const where of ["payload", "hash-tree"] as const) {
+        const e = await expectRefused(rig.tampered(verity, where), "BUNDLE_INVALID", { detail: expect.stringMatching(where === "payload" ? /root hash/ : /hash tree/) });
+        expect(e.message).toMatch(/tampered/);
+      }
     });
 
     it("another board's bundle: BUNDLE_INCOMPATIBLE", async () => {
@@ -241,7 +251,11 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
       const slots = await byName();
       expect(slots["rootfs.1"]).toMatchObject({ health: SlotHealth.BAD, badReason: "slot B was not healthy 240 s after the kernel started" });
       expect(slots["rootfs.0"]!.badReason).toBe("");
+      // A note of a slot that is not bad (the guard's note while a trial runs) is no reason.
+      writeFileSync(path.join(rig.trialFailureDir, "trial-failure.A"), "the box reset during the trial before the guard decided\n");
+      expect((await byName())["rootfs.0"]!.badReason).toBe("");
     } finally {
+      rmSync(path.join(rig.trialFailureDir, "trial-failure.A"), { force: true });
       rmSync(path.join(rig.trialFailureDir, "trial-failure.B"));
       await api.markSlot({ slot: "rootfs.1", mark: SlotMark.GOOD });
     }

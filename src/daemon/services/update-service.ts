@@ -21,6 +21,7 @@ import { RaucFailure, type RaucCli, type RaucMark, type RaucProgress, type RaucS
 import { LastInstallError } from "../update/last-install-error.js";
 import { runningReleaseVersion } from "../update/running-release.js";
 import { compareVersions } from "../update/version-order.js";
+import { checkVerityPayload } from "../update/verity-payload.js";
 import { notFound } from "./resource-errors.js";
 import { readTextOrEmpty } from "../store/atomic-file.js";
 
@@ -99,17 +100,19 @@ const topLevel = (status: RaucStatus) => status.slots.filter((s) => s.parent ===
 function slotOf(status: RaucStatus, s: RaucSlotStatus, runningVersion: string | undefined, trialFailureDir: string): SlotInit {
   const booted = isBooted(status, s);
   const installed = s.installedAt ? new Date(s.installedAt) : undefined;
+  const slotHealth = health(s.bootStatus);
   return {
     name: s.name,
     bootName: s.bootname,
     version: s.bundleVersion ?? (booted ? (runningVersion ?? "") : ""),
-    health: health(s.bootStatus),
+    health: slotHealth,
     booted,
     primary: s.name === status.bootPrimary,
     ...(installed && !Number.isNaN(installed.getTime()) ? { installedTime: timestampFromDate(installed) } : {}),
     installCount: s.installCount ?? 0,
     device: s.device,
-    badReason: badReason(trialFailureDir, s.bootname),
+    // (while a trial runs, its note says only what a reset would mean: not a reason until the slot is bad)
+    badReason: slotHealth === SlotHealth.BAD ? badReason(trialFailureDir, s.bootname) : "",
   };
 }
 
@@ -198,6 +201,8 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
         metadata: { version: info.version, bootedVersion },
       });
     }
+    // RAUC checks a verity payload only as it writes it: a damaged one would cost the other slot's release.
+    if (info.verity) await viaRauc(bundlePath, () => checkVerityPayload(bundlePath, info.verity!));
     // RAUC writes the other slot of the booted one's class.
     const target = topLevel(status).find((s) => s !== booted && s.class === booted?.class && s.state !== "booted");
     return { slot: target?.name ?? "", version: info.version, status };

@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseStatus, RaucCli, RaucFailure, type RaucProgress } from "./rauc-cli.js";
+import { parseBundleFormat, parseStatus, RaucCli, RaucFailure, type RaucProgress } from "./rauc-cli.js";
 
 const STATUS = JSON.stringify({
   compatible: "orbital-x86_64",
@@ -29,6 +29,34 @@ const STATUS = JSON.stringify({
     },
     { "rootfs.0": { class: "rootfs", device: "/dev/disk/by-partlabel/rootfs-a", type: "raw", bootname: "a", state: "booted", parent: null, mountpoint: null, boot_status: "good", slot_status: { bundle: { compatible: null } } } },
   ],
+});
+
+// `rauc info` of a verity bundle (text: 1.8's JSON has no format or verity lines).
+const INFO_VERITY = `Compatible: \t'x'
+Version:    \t'1.0.0'
+Description:\t'(null)'
+Build:      \t'(null)'
+Hooks:      \t''
+Bundle Format: \tverity
+  Verity Salt: \t'69b3bb0eb3af022ed9b7654894657b3e9546b82261a3a63f7081b9ffff5c8fa9'
+  Verity Hash: \t'54a7a18314f4de98183d9cb786648396404a6bf19cbfa69b9d84f0e1d19bd82c'
+  Verity Size: \t28672
+
+1 Image:
+`;
+
+describe("parseBundleFormat", () => {
+  it("reads a verity bundle's salt, root hash and hash tree size", () => {
+    expect(parseBundleFormat(INFO_VERITY)).toEqual({
+      format: "verity",
+      verity: { salt: "69b3bb0eb3af022ed9b7654894657b3e9546b82261a3a63f7081b9ffff5c8fa9", rootHash: "54a7a18314f4de98183d9cb786648396404a6bf19cbfa69b9d84f0e1d19bd82c", hashTreeBytes: 28672 },
+    });
+  });
+
+  it("a plain bundle has none; a verity one without them is not a bundle", () => {
+    expect(parseBundleFormat(INFO_VERITY.replace("verity\n", "plain\n"))).toEqual({ format: "plain" });
+    expect(() => parseBundleFormat(INFO_VERITY.replace(/ {2}Verity Hash.*\n/, ""))).toThrow(RaucFailure);
+  });
 });
 
 describe("parseStatus", () => {
@@ -82,7 +110,7 @@ describe("RaucCli on RAUC's recorded answers", () => {
 
   it("info: the manifest", async () => {
     const info = await fake('{"compatible":"orbital-x86_64","version":"0.2.0","description":null,"build":null,"hooks":[],"images":[]}', CENTRAL, 0).info("/data/b.raucb");
-    expect(info).toEqual({ compatible: "orbital-x86_64", version: "0.2.0" });
+    expect(info).toEqual({ compatible: "orbital-x86_64", version: "0.2.0", format: "plain" });
   });
 
   it("install: every progress line, and LastError as the failure", async () => {

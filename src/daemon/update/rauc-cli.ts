@@ -3,6 +3,7 @@
 // and `rauc status mark-good|mark-bad|mark-active SLOT`. It turns RAUC's output into typed results and its
 // failures into RaucFailure kinds; what those mean to the API (reasons, refusals) is the update service's.
 import { runCommand, type CommandResult } from "../run-command.js";
+import type { VerityParams } from "./verity-payload.js";
 
 export interface RaucSlotStatus {
   /** "rootfs.0" */
@@ -39,6 +40,10 @@ export interface RaucStatus {
 export interface RaucBundleInfo {
   compatible: string;
   version: string;
+  /** "plain" or "verity". */
+  format: string;
+  /** A verity bundle's payload parameters, from its signed manifest. */
+  verity?: VerityParams;
 }
 
 /** One progress line of `rauc install`: "  40% Checking bundle done." */
@@ -125,12 +130,17 @@ export class RaucCli {
     return parseStatus(r.stdout);
   }
 
-  /** The bundle's manifest, after RAUC verified its signature against the keyring. */
+  /**
+   * The bundle's manifest, after RAUC verified its signature against the keyring. Its format and verity
+   * parameters are only in the text output (1.8's JSON leaves them out): a second run.
+   */
   async info(bundlePath: string): Promise<RaucBundleInfo> {
     const r = await this.run(["info", "--output-format=json", bundlePath], this.queryTimeoutMs);
     if (r.code !== 0) throw classify(r);
     const json = parseJson(r.stdout, "rauc info") as { compatible?: unknown; version?: unknown };
-    return { compatible: stringOr(json.compatible), version: stringOr(json.version) };
+    const text = await this.run(["info", bundlePath], this.queryTimeoutMs);
+    if (text.code !== 0) throw classify(text);
+    return { compatible: stringOr(json.compatible), version: stringOr(json.version), ...parseBundleFormat(text.stdout) };
   }
 
   /** Installs a bundle, reporting each progress line RAUC prints; resolves when RAUC says it succeeded. */
@@ -171,6 +181,17 @@ function parseJson(text: string, what: string): unknown {
 }
 
 const stringOr = (v: unknown, otherwise = ""): string => (typeof v === "string" ? v : otherwise);
+
+/** The format lines of `rauc info`: "Bundle Format: \tverity", then "  Verity Salt: \t'<hex>'", Hash, Size. */
+export function parseBundleFormat(text: string): { format: string; verity?: VerityParams } {
+  const format = /^Bundle Format:\s*(\S+)/m.exec(text)?.[1] ?? "plain";
+  if (format !== "verity") return { format };
+  const salt = /^\s*Verity Salt:\s*'([0-9a-fA-F]+)'/m.exec(text)?.[1];
+  const rootHash = /^\s*Verity Hash:\s*'([0-9a-fA-F]+)'/m.exec(text)?.[1];
+  const size = /^\s*Verity Size:\s*(\d+)/m.exec(text)?.[1];
+  if (!salt || !rootHash || !size) throw new RaucFailure("not-a-bundle", "rauc info names a verity bundle without its salt, root hash and hash tree size");
+  return { format, verity: { salt, rootHash, hashTreeBytes: Number(size) } };
+}
 
 /** `rauc status --detailed --output-format=json`: slots come as a list of one-key objects. */
 export function parseStatus(text: string): RaucStatus {

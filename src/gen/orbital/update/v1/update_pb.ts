@@ -92,7 +92,7 @@ export type Slot = Message<"orbital.update.v1.Slot"> & {
 
   /**
    * Why the slot is bad, when something recorded it: the trial guard's note of a trial boot that never
-   * got blessed (/data/rauc/trial-failure.<boot name>); empty otherwise.
+   * got blessed (/data/rauc/trial-failure.<boot name>); empty otherwise, and while the slot is not bad.
    *
    * @generated from field: string bad_reason = 10;
    */
