@@ -1,6 +1,6 @@
 // The QEMU A/B update scenario (x86_64-update.test.ts, aarch64-update.test.ts; docs/update.md): one VM under TCG booted through UEFI
 // firmware and systemd-boot from a copy of the board's image (version N, slot A), a second virtio disk holding the bundles this file
-// builds with image/build-bundle.sh. In order: bundles refused (another signer, a tampered payload, another board) with the slots
+// builds with image/build-bundle.sh. In order: bundles refused (another signer, a tampered payload, another board, plain) with the slots
 // unchanged; a power cut (QEMU killed) in the middle of an install, after which the box boots slot A again, its bytes untouched, and a
 // new install works; the good update (N+1 in slot B, trial boot, blessed by the guard once orbitald is healthy, the configuration
 // intact, A still good); then bundles that fail their trial in each way docs/update.md lists, each installed into A from B, after which
@@ -158,6 +158,15 @@ export function updateScenario(board: UpdateBoard): void {
     await bundle("other-signer.raucb", ["--board", board.name, "--image", nextImage, "--key", `${otherKeys}/signer.key.pem`, "--cert", `${otherKeys}/signer.cert.pem`, "--keyring", `${otherKeys}/ca.cert.pem`]);
     // Another board: the same files under the other board's compatible string.
     await bundle("other-board.raucb", ["--board", board.name === "x86_64" ? "aarch64" : "x86_64", "--image", nextImage]);
+    // A plain bundle (no verity hash tree), signed by the trusted key: the image's system.conf takes verity bundles only.
+    const keys = await mustRun("bash", [path.join(repoRoot, "image", "update-keys.sh")]);
+    const compatible = /^UPDATE_COMPATIBLE=(.*)$/m.exec(readFileSync(path.join(repoRoot, "board", board.name, "meta"), "utf8"))![1]!;
+    const plainDir = path.join(work, "plain");
+    mkdirSync(plainDir);
+    writeFileSync(path.join(plainDir, "rootfs.img"), randomBytes(1 << 20));
+    writeFileSync(path.join(plainDir, "manifest.raucm"), `[update]\ncompatible=${compatible}\nversion=${next}\n\n[bundle]\nformat=plain\n\n[image.rootfs]\nfilename=rootfs.img\n`);
+    await mustRun("rauc", ["bundle", "--cert", `${keys}/signer.cert.pem`, "--key", `${keys}/signer.key.pem`, plainDir, path.join(bundles, "plain.raucb")]);
+    rmSync(plainDir, { recursive: true, force: true });
     // A tampered payload: one byte of the root file system image changed after signing (the verity hash tree no longer matches).
     copyFileSync(path.join(bundles, "good.raucb"), path.join(bundles, "tampered.raucb"));
     execFileSync("sh", ["-c", `printf '\\377' | dd of=${path.join(bundles, "tampered.raucb")} bs=1 seek=${8 << 20} conv=notrunc status=none`]);
@@ -222,7 +231,7 @@ export function updateScenario(board: UpdateBoard): void {
       expect((await con.sh("su -s /bin/sh admin -c 'DBUS_STARTER_BUS_TYPE=session /usr/lib/rauc/rauc status' 2>&1")).status).not.toBe(0);
     }, BOOT_MS);
 
-    it("refuses a bundle of another signer, a tampered one and another board's, and the slots stay as they were", async () => {
+    it("refuses a bundle of another signer, a tampered one, another board's and a plain one, and the slots stay as they were", async () => {
       const before = await slotsNow();
       const signer = await install("other-signer.raucb");
       expect(signer.status).toBe(6);
@@ -234,6 +243,9 @@ export function updateScenario(board: UpdateBoard): void {
       const tampered = await install("tampered.raucb");
       expect(tampered.status).toBe(6);
       expect(tampered.out).toMatch(/does not match the root hash in the signed manifest \[BUNDLE_INVALID\]/);
+      const plain = await install("plain.raucb");
+      expect(plain.status).toBe(6);
+      expect(plain.out).toMatch(/Bundle format 'plain' not allowed \[BUNDLE_INVALID\]/);
       expect(await slotsNow()).toEqual(before);
     }, 1_200_000);
 

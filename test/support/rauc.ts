@@ -210,6 +210,18 @@ parent=rootfs.1
     await this.until(owned, () => "rauc service");
   }
 
+  /**
+   * A `rauc` for orbitald whose system.conf takes verity bundles only, as the image's does
+   * (`bundle-formats=verity`); the same slots and service. `rauc info` reads it and refuses a plain bundle.
+   */
+  verityOnlyCommand(): string {
+    const conf = path.join(this.dir, "system-verity-only.conf");
+    writeFileSync(conf, readFileSync(this.conf, "utf8").replace("[system]\n", "[system]\nbundle-formats=verity\n"));
+    const command = path.join(this.dir, "rauc-verity-only");
+    writeFileSync(command, `#!/bin/sh\nexec ${RAUC_BIN} --conf=${conf} "$@"\n`, { mode: 0o755 });
+    return command;
+  }
+
   private spawnKept(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
     const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
     let stderr = "";

@@ -1,6 +1,6 @@
 // Proves: orbital.update.v1.UpdateService against a real RAUC 1.8 (test/support/rauc.ts: private D-Bus, `rauc
 // service`, two loop-device slots, a custom boot loader backend, a development CA): status of both slots;
-// every bad bundle (missing, not a bundle, another signer, tampered, another board, older than the booted
+// every bad bundle (missing, not a bundle, plain where verity only, another signer, tampered, another board, older than the booted
 // one, a second install while one runs) refused with its structured reason and nothing written to any slot
 // (slot bytes, boot loader state and RAUC's status file compared before and after); a good install streams
 // RAUC's stages and percent and writes the other slot; force_downgrade; marks; update.write enforced
@@ -91,8 +91,8 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
   });
 
   describe("refuses bad input before anything is written", () => {
-    it("a relative path or one with ..: INVALID_FIELD bundle_path", async () => {
-      for (const p of ["bundle.raucb", "/data/../etc/passwd", ""]) {
+    it("a relative path, one with .. or NUL, or one the kernel refuses: INVALID_FIELD bundle_path", async () => {
+      for (const p of ["bundle.raucb", "/data/../etc/passwd", "", "/data/a\0b.raucb", `/${"x".repeat(5000)}.raucb`, `/${"x/".repeat(2100)}a.raucb`]) {
         const e = await failure(install(p));
         expect(e.reason).toBe("INVALID_FIELD");
         expect(e.violations[0]?.field).toBe("bundle_path");
@@ -124,6 +124,22 @@ describe.skipIf(!canRunRauc)("update service against a real RAUC", () => {
       for (const where of ["payload", "hash-tree"] as const) {
         const e = await expectRefused(rig.tampered(verity, where), "BUNDLE_INVALID", { detail: expect.stringMatching(where === "payload" ? /root hash/ : /hash tree/) });
         expect(e.message).toMatch(/tampered/);
+      }
+    });
+
+    it("a plain bundle where system.conf takes verity only (the image's): BUNDLE_INVALID", async () => {
+      const verityOnly = await startDaemon({ args: [...rig.daemonArgs, "--rauc", rig.verityOnlyCommand()], env: rig.env });
+      try {
+        const plain = rig.bundle({ version: "1.3.0" });
+        const before = rig.snapshot();
+        const e = await failure((async () => {
+          for await (const _ of verityOnly.api(UpdateService).installUpdate({ bundlePath: plain.path })) void _;
+        })());
+        expect(e.reason, e.message).toBe("BUNDLE_INVALID");
+        expect(e.metadata.detail).toMatch(/Bundle format 'plain' not allowed/);
+        expect(rig.snapshot()).toEqual(before);
+      } finally {
+        await verityOnly.cleanup();
       }
     });
 

@@ -67,6 +67,12 @@ function raucError(f: RaucFailure, subject: string): OrbitalError {
         message: `${subject} is ${f.kind === "tampered" ? "damaged or tampered with (its content does not match its signature)" : "not a RAUC bundle"}: ${f.detail}`,
         metadata: { path: subject, detail: f.detail },
       });
+    case "format-refused":
+      return new OrbitalError({
+        reason: ErrorReason.BUNDLE_INVALID,
+        message: `${subject} is in a bundle format this box does not install (it takes the formats of its system.conf: verity on the image): ${f.detail}`,
+        metadata: { path: subject, detail: f.detail },
+      });
     case "failed":
       return new OrbitalError({ reason: ErrorReason.UPDATE_INSTALL_FAILED, message: `RAUC failed: ${f.detail}`, metadata: { slot: subject, detail: f.detail } });
   }
@@ -121,6 +127,7 @@ function checkBundlePath(p: string): string {
   if (p === "") throw invalidField("bundle_path", "is required");
   if (!path.isAbsolute(p)) throw invalidField("bundle_path", "must be an absolute path");
   if (p.split("/").includes("..")) throw invalidField("bundle_path", 'must not contain ".."');
+  if (p.includes("\0")) throw invalidField("bundle_path", "must not contain a NUL character");
   return p;
 }
 
@@ -173,7 +180,8 @@ export function updateService(deps: UpdateServiceDeps): ServiceImpl<typeof Updat
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") throw notFound("bundle", bundlePath);
-      throw e;
+      // ENAMETOOLONG, ELOOP, EACCES: the caller's path, not the daemon, is at fault.
+      throw invalidField("bundle_path", `cannot be read: ${code ?? (e as Error).message}`);
     }
     if (!st.isFile()) {
       throw new OrbitalError({ reason: ErrorReason.BUNDLE_INVALID, message: `${bundlePath} is not a regular file`, metadata: { path: bundlePath, detail: "not a regular file" } });

@@ -100,6 +100,7 @@ describe("RaucCli on RAUC's recorded answers", () => {
     ["untrusted", `${CENTRAL}rauc-Message: 15:46:03.830: Verifying bundle signature... \nsignature verification failed: Verify error: unable to get local issuer certificate\n`],
     ["tampered", "808FB833F17F0000:error:1700006D:CMS routines:CMS_verify:content verify error:../crypto/cms/cms_smime.c:455:\nsignature verification failed: error:1700009E:CMS routines::verification failure\n"],
     ["not-a-bundle", `${CENTRAL}Invalid bundle format: Signature size (9425204676457222759) exceeds bundle size\n`],
+    ["format-refused", `${CENTRAL}rauc-Message: 14:28:09.199: Verified detached signature by 'CN = t'\nBundle format 'plain' not allowed\n`],
     ["not-found", "No such file: /data/missing.raucb\n"],
     ["unavailable", "Error retrieving slot status via D-Bus: error creating proxy: Could not connect: No such file or directory\n"],
   ])("info: %s", async (kind, stderr) => {

@@ -60,7 +60,7 @@ export type RaucMark = "good" | "bad" | "active";
  * "tampered" (content does not match the signature), "no-slot" (mark: no such slot), "failed" (RAUC
  * accepted the request and failed it, e.g. the install's mount or write).
  */
-export type RaucFailureKind = "unavailable" | "busy" | "not-found" | "not-a-bundle" | "untrusted" | "tampered" | "no-slot" | "failed";
+export type RaucFailureKind = "unavailable" | "busy" | "not-found" | "not-a-bundle" | "format-refused" | "untrusted" | "tampered" | "no-slot" | "failed";
 
 export class RaucFailure extends Error {
   constructor(
@@ -108,6 +108,8 @@ function classify(r: CommandResult): RaucFailure {
     // "Verify error: unable to get local issuer certificate" (openssl's own "content verify error" is not one).
     return new RaucFailure(/signature verification failed: Verify error: /.test(all) ? "untrusted" : "tampered", text);
   }
+  // system.conf's bundle-formats (the image's: verity only) refuses it in `rauc info` already.
+  if (/Bundle format '[^']*' not allowed/.test(all)) return new RaucFailure("format-refused", text);
   if (/Invalid bundle format|not a valid bundle|Signature size|bundle is too small|squashfs|magic/i.test(all)) return new RaucFailure("not-a-bundle", text);
   if (/No slot with class|no slot/i.test(all)) return new RaucFailure("no-slot", text);
   return new RaucFailure("failed", text);
