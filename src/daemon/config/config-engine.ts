@@ -366,7 +366,7 @@ export class ConfigEngine {
       authorizeSections(ctx.principal, this.sectionsChangedBy(this.active), `confirming revision ${this.revision}`);
       const confirmed = create(RevisionSchema, { info: clone(RevisionInfoSchema, this.active.info!), configuration: this.running });
       confirmed.info!.confirmDeadline = undefined;
-      this.opts.store.write(confirmed);
+      this.opts.store.rewriteInfo(confirmed);
       this.active = confirmed;
       if (this.confirmTimer) clearTimeout(this.confirmTimer);
       this.emit(CommitEventType.CONFIRMED, confirmed.info!);

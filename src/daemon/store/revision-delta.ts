@@ -7,7 +7,7 @@
 // {"base": "<number>", "sections": [names], "removed": {collection: [keys]}}, then a Revision message
 // (binary protobuf): its info, and a configuration holding the replaced sections and the put items.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { RevisionSchema, type Revision } from "../../gen/orbital/config/v1/config_pb.js";
+import { RevisionSchema, type Revision, type RevisionInfo } from "../../gen/orbital/config/v1/config_pb.js";
 import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { applyItemChanges, routeKey, type ItemChanges } from "../config/collections.js";
@@ -55,6 +55,15 @@ export function encodeDelta(rev: Revision, change: RevisionChange): Uint8Array {
 
 export function isDelta(bytes: Uint8Array): boolean {
   return bytes.length >= MAGIC.length && Buffer.from(bytes.buffer, bytes.byteOffset, MAGIC.length).equals(MAGIC);
+}
+
+/** The same delta with its revision's info replaced (a confirmation clears the deadline); throws as decodeDelta. */
+export function withInfo(bytes: Uint8Array, info: RevisionInfo): Uint8Array {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  decodeDelta(buf);
+  const start = MAGIC.length + 4 + buf.readUInt32BE(MAGIC.length);
+  const rev = fromBinary(RevisionSchema, buf.subarray(start));
+  return Buffer.concat([buf.subarray(0, start), toBinary(RevisionSchema, { ...rev, info })]);
 }
 
 /** Throws when the bytes are not a whole delta. */

@@ -1,12 +1,14 @@
 // Contract of the revision store's deltas: a commit with its change is stored as a delta on the revision it
 // was made from while that is smaller than a full copy, every revision reads back whole (route items and
 // whole sections), a full revision is written once the deltas since the last one add up to its size, pruning
-// keeps what the oldest kept delta is made from (its chain down to a full revision), and a broken delta makes the revisions
+// keeps what the oldest kept delta is made from (its chain down to a full revision), a confirmation rewrites only a revision's info,
+// and a broken delta makes the revisions
 // built on it unusable (so that loading falls back to the one before it) without touching older ones.
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RevisionSchema, type Revision } from "../../gen/orbital/config/v1/config_pb.js";
 import { ConfigurationSchema, type Configuration } from "../../gen/orbital/config/v1/configuration_pb.js";
@@ -86,6 +88,38 @@ describe("RevisionStore deltas", () => {
     expect(left.at(-1)).toBe("00000120.delta");
     expect(left.length).toBe(120 - Number(lastFull.slice(0, 8)) + 1);
     for (const n of [116n, 120n]) expect(cidrs(store.read(n).configuration!)).toEqual(contents.get(n));
+  });
+
+  it("a confirmation rewrites only the info: a delta stays the delta, a full revision stays full", () => {
+    const { store, contents } = history(6);
+    const dir = path.join(dataDir, "config", "revisions");
+    const config = store.read(6n).configuration!;
+    const changed = route("10.9.0.0/24");
+    const changes = new Map([[routeKey(changed), changed]]);
+    applyItemChanges(config, "routes", changes);
+    const pending = revision(7n, config);
+    pending.info!.confirmDeadline = timestampFromMs(1_900_000_000_000);
+    store.write(pending, { base: 6n, sections: [], routes: changes });
+    expect(store.readInfo(7n).confirmDeadline).toBeDefined();
+    const deltaBytes = statSync(path.join(dir, "00000007.delta")).size;
+    const confirmed = store.read(7n);
+    confirmed.info!.confirmDeadline = undefined;
+    confirmed.info!.comment = "confirmed";
+    store.rewriteInfo(confirmed);
+    expect(files()).toEqual(["00000001.binpb", "00000002.delta", "00000003.delta", "00000004.delta", "00000005.delta", "00000006.delta", "00000007.delta"]);
+    expect(statSync(path.join(dir, "00000007.delta")).size).toBeLessThan(deltaBytes + 16);
+    const fresh = new RevisionStore(dataDir, quietLog());
+    expect(fresh.readInfo(7n)).toMatchObject({ revision: 7n, comment: "confirmed" });
+    expect(fresh.readInfo(7n).confirmDeadline).toBeUndefined();
+    expect(cidrs(fresh.read(7n).configuration!)).toEqual(cidrs(config));
+    expect(cidrs(fresh.read(6n).configuration!)).toEqual(contents.get(6n));
+    // A full revision (1) is written whole again, with its configuration.
+    const first = fresh.read(1n);
+    first.info!.comment = "confirmed";
+    fresh.rewriteInfo(first);
+    expect(fresh.readInfo(1n).comment).toBe("confirmed");
+    expect(cidrs(fresh.read(1n).configuration!)).toEqual(contents.get(1n));
+    expect(files()[0]).toBe("00000001.binpb");
   });
 
   it("a broken delta makes the revisions on it unusable, and loading falls back to the one before", () => {

@@ -16,7 +16,7 @@ import { ConfigurationSchema } from "../../gen/orbital/config/v1/configuration_p
 import type { Logger } from "../../common/logger.js";
 import { sortOrderedCollections } from "../config/collections.js";
 import { removeStaleTemporaries, writeFileAtomic } from "./atomic-file.js";
-import { decodeDelta, encodeDelta, type RevisionChange } from "./revision-delta.js";
+import { decodeDelta, encodeDelta, withInfo, type RevisionChange } from "./revision-delta.js";
 
 const FILE = /^(\d{1,19})\.(binpb|delta)$/;
 /** Deltas in a row at most: reading a revision applies at most this many. */
@@ -152,7 +152,7 @@ export class RevisionStore {
   /**
    * Writes a revision crash-safely; STORAGE_FULL when the disk refuses. With `change` (what it changed in
    * the revision it was made from), as a delta while the chain since the last full revision is short and
-   * small; as a full revision otherwise (which rewrites a delta of the same number, as a confirmation does).
+   * small; as a full revision otherwise (which replaces a delta of the same number).
    */
   write(rev: Revision, change?: RevisionChange): void {
     const n = rev.info!.revision;
@@ -171,6 +171,23 @@ export class RevisionStore {
     writeFileAtomic(this.fileOf(n), bytes);
     rmSync(this.fileOf(n, "delta"), { force: true });
     this.chainCache = { full: n, fullBytes: bytes.length, deltas: 0, deltaBytes: 0 };
+  }
+
+  /**
+   * Rewrites the info of a revision on disk (a confirmation clears its deadline) in the form it has: a delta
+   * stays that delta with only its info changed, so that confirming costs what the commit changed; a full
+   * revision is written whole (`rev` carries its configuration).
+   */
+  rewriteInfo(rev: Revision): void {
+    const n = rev.info!.revision;
+    if (this.files().get(n) !== "delta") return this.write(rev);
+    const file = this.fileOf(n, "delta");
+    const before = readFileSync(file);
+    const after = withInfo(before, rev.info!);
+    const chain = this.chainCache;
+    this.chainCache = undefined; // re-read should the write fail half-way
+    writeFileAtomic(file, after);
+    if (chain) this.chainCache = { ...chain, deltaBytes: chain.deltaBytes - before.length + after.length };
   }
 
   /** chain() as of the last write by this store (the only writer of its directory). */
