@@ -39,6 +39,9 @@ packages+=(ovmf qemu-efi-aarch64)
 # the development CA); test/update drives Debian's RAUC 1.8 (its D-Bus service on a private dbus-daemon,
 # loop devices through util-linux's losetup).
 packages+=(rauc dbus openssl util-linux)
+# runit: the package service supervises add-on packages with runsvdir, runsv, chpst, sv and svlogd (the image has
+# BusyBox's applets of the same names); test/packages runs them for real, with util-linux's setpriv.
+packages+=(runit)
 # python3-kconfiglib: Buildroot-tree checks of the kernel and package configuration (docs/buildroot.md).
 packages+=(python3-kconfiglib)
 missing=()
