@@ -58,6 +58,12 @@ function makeSigner(dir: string, name: string): { ca: string; cert: string; key:
   return { ca, cert, key };
 }
 
+/** Writes `file`: a `rauc` command with the system.conf `conf`, as orbitald's --rauc; returns `file`. */
+function writeRaucCommand(file: string, conf: string): string {
+  writeFileSync(file, `#!/bin/sh\nexec ${RAUC_BIN} --conf=${conf} "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
 /** The boot loader backend RAUC's bootloader=custom runs with /bin/sh: state in files under its dir. */
 function backendScript(stateDir: string): string {
   return `#!/bin/sh
@@ -179,7 +185,7 @@ parent=rootfs.1
 `,
     );
     // rauc info reads the keyring from system.conf, which the image has at /etc/rauc/system.conf.
-    writeFileSync(this.raucCommand, `#!/bin/sh\nexec ${RAUC_BIN} --conf=${this.conf} "$@"\n`, { mode: 0o755 });
+    writeRaucCommand(this.raucCommand, this.conf);
     writeFileSync(path.join(dir, "cmdline"), "console=ttyS0 rauc.slot=A\n");
     writeFileSync(
       path.join(dir, "dbus.conf"),
@@ -217,9 +223,7 @@ parent=rootfs.1
   verityOnlyCommand(): string {
     const conf = path.join(this.dir, "system-verity-only.conf");
     writeFileSync(conf, readFileSync(this.conf, "utf8").replace("[system]\n", "[system]\nbundle-formats=verity\n"));
-    const command = path.join(this.dir, "rauc-verity-only");
-    writeFileSync(command, `#!/bin/sh\nexec ${RAUC_BIN} --conf=${conf} "$@"\n`, { mode: 0o755 });
-    return command;
+    return writeRaucCommand(path.join(this.dir, "rauc-verity-only"), conf);
   }
 
   private spawnKept(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {

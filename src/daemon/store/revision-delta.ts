@@ -57,17 +57,8 @@ export function isDelta(bytes: Uint8Array): boolean {
   return bytes.length >= MAGIC.length && Buffer.from(bytes.buffer, bytes.byteOffset, MAGIC.length).equals(MAGIC);
 }
 
-/** The same delta with its revision's info replaced (a confirmation clears the deadline); throws as decodeDelta. */
-export function withInfo(bytes: Uint8Array, info: RevisionInfo): Uint8Array {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  decodeDelta(buf);
-  const start = MAGIC.length + 4 + buf.readUInt32BE(MAGIC.length);
-  const rev = fromBinary(RevisionSchema, buf.subarray(start));
-  return Buffer.concat([buf.subarray(0, start), toBinary(RevisionSchema, { ...rev, info })]);
-}
-
-/** Throws when the bytes are not a whole delta. */
-export function decodeDelta(bytes: Uint8Array): DecodedDelta {
+/** A delta's parts: the bytes up to its Revision message (magic, length, header), the header, the Revision. */
+function splitDelta(bytes: Uint8Array): { prefix: Buffer; header: Header; rev: Revision } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   if (!isDelta(buf) || buf.length < MAGIC.length + 4) throw new Error("not a revision delta");
   const jsonLength = buf.readUInt32BE(MAGIC.length);
@@ -75,7 +66,18 @@ export function decodeDelta(bytes: Uint8Array): DecodedDelta {
   if (start + jsonLength > buf.length) throw new Error("truncated revision delta");
   const header = JSON.parse(buf.subarray(start, start + jsonLength).toString("utf8")) as Header;
   if (typeof header.base !== "string" || !/^\d{1,19}$/.test(header.base) || !Array.isArray(header.sections)) throw new Error("bad revision delta header");
-  const rev = fromBinary(RevisionSchema, buf.subarray(start + jsonLength));
+  return { prefix: buf.subarray(0, start + jsonLength), header, rev: fromBinary(RevisionSchema, buf.subarray(start + jsonLength)) };
+}
+
+/** The same delta with its revision's info replaced (a confirmation clears the deadline); throws as decodeDelta. */
+export function withInfo(bytes: Uint8Array, info: RevisionInfo): Uint8Array {
+  const { prefix, rev } = splitDelta(bytes);
+  return Buffer.concat([prefix, toBinary(RevisionSchema, { ...rev, info })]);
+}
+
+/** Throws when the bytes are not a whole delta. */
+export function decodeDelta(bytes: Uint8Array): DecodedDelta {
+  const { header, rev } = splitDelta(bytes);
   const partial = rev.configuration ?? create(ConfigurationSchema);
   return {
     base: BigInt(header.base),

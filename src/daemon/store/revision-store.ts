@@ -7,7 +7,7 @@
 // leaves either the old or the new one, never a torn one. Unreadable files (a delta whose chain is broken
 // included) are skipped (and reported), never deleted. Keeps the newest N revisions (and the files they are
 // made from), and clears the temporary files a crash during a write left behind.
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
@@ -180,8 +180,9 @@ export class RevisionStore {
    */
   rewriteInfo(rev: Revision): void {
     const n = rev.info!.revision;
-    if (this.files().get(n) !== "delta") return this.write(rev);
     const file = this.fileOf(n, "delta");
+    // (a full file of the same number wins over a delta, as in files())
+    if (existsSync(this.fileOf(n)) || !existsSync(file)) return this.write(rev);
     const before = readFileSync(file);
     const after = withInfo(before, rev.info!);
     const chain = this.chainCache;
