@@ -102,6 +102,14 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A deadline `ms` from now, rounded up to the next whole millisecond: now_ms() truncates, so a deadline made from
+ * it would come up to 1 ms early and a logged restart_in_ms=100 could start the child after 99.x ms. */
+static int64_t deadline_in_ms(long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000 + ms;
+}
+
 static const char *signal_name(int sig) {
     switch (sig) {
     case SIGHUP: return "SIGHUP";
@@ -397,7 +405,7 @@ static void start_child(void) {
     pid_t pid = fork();
     if (pid < 0) {
         logf_("fork failed: %s; retrying in %ld ms", strerror(errno), st.next_delay_ms);
-        st.restart_at_ms = now_ms() + st.next_delay_ms;
+        st.restart_at_ms = deadline_in_ms(st.next_delay_ms);
         return;
     }
     if (pid == 0) exec_child(supervisor);
@@ -424,8 +432,8 @@ static void child_exited(pid_t pid, int status) {
     if (uptime >= cfg.stable_ms) st.next_delay_ms = INITIAL_BACKOFF_MS;
     long delay = st.next_delay_ms < cfg.backoff_max_ms ? st.next_delay_ms : cfg.backoff_max_ms;
     st.next_delay_ms = delay * 2 < cfg.backoff_max_ms ? delay * 2 : cfg.backoff_max_ms;
-    st.restart_at_ms = now_ms() + delay;
     logf_("child exited pid=%ld %s uptime_ms=%lld restart_in_ms=%ld", (long)pid, how, (long long)uptime, delay);
+    st.restart_at_ms = deadline_in_ms(delay); /* after the line: the delay counts from its timestamp at the earliest */
 }
 
 static void reap(void) {
@@ -448,7 +456,7 @@ static void begin_stop(int sig) {
     if (st.pid > 0) {
         logf_("%s received: sending SIGTERM to pid=%ld (SIGKILL in %ld ms)", signal_name(sig), (long)st.pid, cfg.stop_timeout_ms);
         kill(st.pid, SIGTERM);
-        st.kill_at_ms = now_ms() + cfg.stop_timeout_ms;
+        st.kill_at_ms = deadline_in_ms(cfg.stop_timeout_ms);
     } else {
         logf_("%s received: no child running", signal_name(sig));
     }
