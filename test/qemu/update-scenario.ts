@@ -217,7 +217,9 @@ export function updateScenario(board: UpdateBoard): void {
   describe(`${board.name} A/B updates under QEMU`, () => {
     it(`boots slot A at version ${version}, RAUC sees both slots`, async () => {
       await bootedAsRoot("first boot", 0, 0);
-      await root(`printf '${TEST_SETTINGS.replace(/\n/g, "\\n")}' >/data/etc/update.conf`);
+      // sync: the power cut below can come within seconds, before ext4 writes a new file's data (its delayed allocation
+      // leaves it empty after a crash), and the box would go on with the release defaults.
+      await root(`printf '${TEST_SETTINGS.replace(/\n/g, "\\n")}' >/data/etc/update.conf && sync`);
       await root(`orbctl interface set eth1 --up --address ${ADDRESS}`);
       expect(await root("sed -n 's/^VERSION_ID=//p' /etc/os-release")).toBe(version);
       const s = await raucStatus();
@@ -264,6 +266,7 @@ export function updateScenario(board: UpdateBoard): void {
       expect(s.boot_primary).toBe("rootfs.0");
       expect(slot(s, "rootfs.1").boot_status).toBe("bad");
       expect(await root(slotA)).toBe(slotABefore);
+      expect(await root("cat /data/etc/update.conf")).toBe(TEST_SETTINGS.trim()); // the test build's settings still apply
       const again = await install("good.raucb");
       expect(again.status, again.out).toBe(0);
       // The progress (a bar on the console, a terminal), RAUC's steps in it, then the summary.
