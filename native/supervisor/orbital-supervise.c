@@ -96,19 +96,17 @@ static void logf_(const char *fmt, ...) {
     }
 }
 
-static int64_t now_ms(void) {
+static int64_t monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int64_t now_ms(void) { return monotonic_ns() / 1000000; }
 
 /* A deadline `ms` from now, rounded up to the next whole millisecond: now_ms() truncates, so a deadline made from
  * it would come up to 1 ms early and a logged restart_in_ms=100 could start the child after 99.x ms. */
-static int64_t deadline_in_ms(long ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000 + ms;
-}
+static int64_t deadline_in_ms(long ms) { return (monotonic_ns() + 999999) / 1000000 + ms; }
 
 static const char *signal_name(int sig) {
     switch (sig) {

@@ -217,8 +217,8 @@ export function updateScenario(board: UpdateBoard): void {
   describe(`${board.name} A/B updates under QEMU`, () => {
     it(`boots slot A at version ${version}, RAUC sees both slots`, async () => {
       await bootedAsRoot("first boot", 0, 0);
-      // sync: the power cut below can come within seconds, before ext4 writes a new file's data (its delayed allocation
-      // leaves it empty after a crash), and the box would go on with the release defaults.
+      // sync: the power cut below comes less than 30 s later, when ext4 may not have written a new file's data yet
+      // (delayed allocation), and the box would go on with the release defaults.
       await root(`printf '${TEST_SETTINGS.replace(/\n/g, "\\n")}' >/data/etc/update.conf && sync`);
       await root(`orbctl interface set eth1 --up --address ${ADDRESS}`);
       expect(await root("sed -n 's/^VERSION_ID=//p' /etc/os-release")).toBe(version);
